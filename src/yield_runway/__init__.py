@@ -1,0 +1,3 @@
+"""yield-runway"""
+
+__version__ = "0.1"

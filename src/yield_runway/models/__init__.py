@@ -1,0 +1,1 @@
+"""Estimators, calibration, metrics and time-series splits used by the modelling pipeline."""

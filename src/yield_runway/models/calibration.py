@@ -1,0 +1,62 @@
+"""Probability calibration of a scorer on a later fold, and the calibrated model that is served."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+
+EPS = 1e-6
+
+
+class ScoreCalibrator(BaseEstimator):
+    """Map raw P(Stable/Up) scores to calibrated probabilities (Platt sigmoid or isotonic)."""
+
+    def __init__(self, method: str = "sigmoid"):
+        self.method = method
+
+    @staticmethod
+    def _logit(p: np.ndarray) -> np.ndarray:
+        """Log-odds of clipped probabilities, as a column."""
+        p = np.clip(np.asarray(p, dtype=float), EPS, 1 - EPS)
+        return np.log(p / (1 - p)).reshape(-1, 1)
+
+    def fit(self, scores: np.ndarray, y: np.ndarray) -> ScoreCalibrator:
+        """Fit the mapping on scores of rows the scored model never trained on."""
+        if self.method == "sigmoid":
+            self.mapper_ = LogisticRegression(C=1e6).fit(self._logit(scores), y)
+        elif self.method == "isotonic":
+            self.mapper_ = IsotonicRegression(y_min=0, y_max=1, out_of_bounds="clip").fit(scores, y)
+        else:
+            raise ValueError(f"calibration method must be sigmoid or isotonic, got {self.method!r}")
+        return self
+
+    def transform(self, scores: np.ndarray) -> np.ndarray:
+        """Calibrated P(Stable/Up) for raw scores."""
+        if self.method == "sigmoid":
+            return self.mapper_.predict_proba(self._logit(scores))[:, 1]
+        return self.mapper_.predict(np.asarray(scores, dtype=float))
+
+
+class CalibratedModel(ClassifierMixin, BaseEstimator):
+    """A fitted classifier plus a calibrator, checked against the feature list it was trained on."""
+
+    def __init__(self, model: BaseEstimator, calibrator: ScoreCalibrator, features: list[str]):
+        self.model = model
+        self.calibrator = calibrator
+        self.features = features
+        self.classes_ = np.array([0, 1])
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Return [P(Down), P(Stable/Up)] per row, calibrated."""
+        missing = [f for f in self.features if f not in X.columns]
+        if missing:
+            raise ValueError(f"Missing feature(s) for the model: {', '.join(missing)}")
+        p = self.calibrator.transform(self.model.predict_proba(X[self.features])[:, 1])
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Predict 1 (Stable/Up) or 0 (Down)."""
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)

@@ -1,0 +1,169 @@
+"""Nodes of the data_engineering pipeline."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+NUMERIC_COLUMNS = ("tvlUsd", "apy")
+DAILY_VALUE_COLUMNS = ("apy", "apyBase", "apyReward", "tvlUsd")
+POOL_ATTRIBUTE_COLUMNS = ("chain", "project", "symbol")
+
+
+def _check_columns(frame: pd.DataFrame, required: list[str], name: str) -> None:
+    """Raise a ValueError naming every required column that is missing."""
+    missing = [column for column in required if column not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{name} is missing required column(s): {', '.join(missing)}; "
+            f"found: {', '.join(map(str, frame.columns))}"
+        )
+
+
+def _is_blank(values: pd.Series) -> pd.Series:
+    """True where a raw text value is null, empty or the text 'nan'."""
+    text = values.astype("string").str.strip()
+    return text.isna() | text.eq("") | text.str.lower().eq("nan")
+
+
+def clean_pools_history(
+    pools_history: pd.DataFrame, params: dict[str, Any]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Validate the raw history schema, drop and count bad rows and APY outliers."""
+    required = list(params["required_columns"])
+    _check_columns(pools_history, required, "pools_history")
+    optional = [c for c in params["optional_numeric_columns"] if c in pools_history.columns]
+    raw = pools_history[required + optional]
+    n_raw = len(raw)
+
+    # Exact duplicates are judged on the raw text, before any parsing can merge distinct rows.
+    duplicate = raw.duplicated(keep="first").to_numpy()
+    pool = raw["pool"].astype("string").str.strip()
+    timestamp = pd.to_datetime(raw["timestamp"], errors="coerce", utc=True, format="ISO8601")
+    apy = pd.to_numeric(raw["apy"], errors="coerce")
+    tvl = pd.to_numeric(raw["tvlUsd"], errors="coerce")
+    apy_blank = _is_blank(raw["apy"])
+
+    # Each bad row is counted once, under the first reason that applies, in this order.
+    reasons = {
+        "duplicate_row": duplicate,
+        "missing_pool": _is_blank(raw["pool"]).to_numpy(),
+        "unparsable_timestamp": timestamp.isna().to_numpy(),
+        "missing_apy": apy_blank.to_numpy(),
+        "non_numeric_apy": (~apy_blank & ~np.isfinite(apy.fillna(np.inf))).to_numpy()
+        | (~apy_blank & apy.isna()).to_numpy(),
+        "negative_apy": (apy < 0).to_numpy(),
+        "invalid_tvl": (~np.isfinite(tvl.fillna(np.inf)) | (tvl < 0)).to_numpy(),
+    }
+    drop = np.zeros(n_raw, dtype=bool)
+    dropped: dict[str, int] = {}
+    for reason, mask in reasons.items():
+        new = mask & ~drop
+        dropped[reason] = int(new.sum())
+        drop |= new
+
+    clean = pd.DataFrame(
+        {
+            "timestamp": timestamp[~drop].to_numpy(),
+            "pool": pool[~drop].to_numpy(),
+            **{c: raw[c][~drop].astype("string").to_numpy() for c in POOL_ATTRIBUTE_COLUMNS},
+            "tvlUsd": tvl[~drop].to_numpy(dtype=float),
+            "apy": apy[~drop].to_numpy(dtype=float),
+        }
+    )
+    for column in optional:
+        values = pd.to_numeric(raw[column][~drop], errors="coerce").to_numpy(dtype=float)
+        clean[column] = np.where(np.isfinite(values) & (values >= 0), values, np.nan)
+
+    cap = float(clean["apy"].quantile(params["apy_outlier_quantile"])) if len(clean) else np.inf
+    outlier = clean["apy"] > cap
+    dropped["apy_outlier"] = int(outlier.sum())
+    clean = clean.loc[~outlier].sort_values(["pool", "timestamp"], kind="stable")
+    clean = clean.reset_index(drop=True)
+
+    report = {
+        "rows_raw": n_raw,
+        "rows_clean": len(clean),
+        "rows_dropped": n_raw - len(clean),
+        "dropped_by_reason": dropped,
+        "apy_outlier_cap": cap,
+        "pools": int(clean["pool"].nunique()),
+    }
+    logger.info(
+        "Cleaned pools_history: kept %d of %d rows; dropped %s (APY outlier cap %.4g%%)",
+        len(clean),
+        n_raw,
+        ", ".join(f"{k}={v}" for k, v in dropped.items()),
+        cap,
+    )
+    return clean, report
+
+
+FLAG_VALUES = {
+    "stablecoin": {"true": 1.0, "false": 0.0},
+    "ilRisk": {"yes": 1.0, "no": 0.0},
+    "exposure": {"multi": 1.0, "single": 0.0},
+}
+
+
+def extract_pool_metadata(
+    pools_snapshot: list[dict[str, Any]], params: dict[str, Any]
+) -> pd.DataFrame:
+    """Take each pool's stablecoin, ilRisk and exposure flags from the snapshot as 1/0/NaN."""
+    if not isinstance(pools_snapshot, list):
+        raise ValueError("pools_snapshot must be a JSON array of pool objects")
+    columns = list(params["snapshot_metadata_columns"])
+    unknown = sorted(set(columns) - set(FLAG_VALUES))
+    if unknown:
+        raise ValueError(f"No flag encoding for snapshot metadata column(s): {', '.join(unknown)}")
+    frame = pd.DataFrame.from_records(pools_snapshot, columns=["pool", *columns])
+    frame = frame.dropna(subset=["pool"]).drop_duplicates("pool", keep="last")
+    metadata = pd.DataFrame({"pool": frame["pool"].astype("string").to_numpy()})
+    for column in columns:
+        text = frame[column].astype("string").str.strip().str.lower()
+        metadata[column] = text.map(FLAG_VALUES[column]).astype(float).to_numpy()
+    return metadata
+
+
+def aggregate_daily(
+    pools_clean: pd.DataFrame, pool_metadata: pd.DataFrame, params: dict[str, Any]
+) -> pd.DataFrame:
+    """Reduce snapshots to one row per pool per calendar day on a regular daily grid."""
+    how = params["daily_aggregation"]
+    if how not in {"last", "mean", "median"}:
+        raise ValueError(f"daily_aggregation must be last, mean or median, got {how!r}")
+    frame = pools_clean.assign(date=pools_clean["timestamp"].dt.tz_convert(None).dt.floor("D"))
+    values = [c for c in DAILY_VALUE_COLUMNS if c in frame.columns]
+    # Input is sorted by pool then timestamp, so "last" is the day's latest snapshot.
+    daily = frame.groupby(["pool", "date"], sort=True, observed=True)[values].agg(how)
+
+    # Static attributes: a pool's latest chain/project/symbol applies to its whole grid.
+    attributes = frame.groupby("pool", sort=True)[list(POOL_ATTRIBUTE_COLUMNS)].last()
+    span = daily.reset_index().groupby("pool", sort=True)["date"].agg(["min", "max"])
+    n_days = ((span["max"] - span["min"]).dt.days + 1).to_numpy()
+    pools = np.repeat(span.index.to_numpy(), n_days)
+    offsets = np.arange(n_days.sum()) - np.repeat(np.cumsum(n_days) - n_days, n_days)
+    dates = np.repeat(span["min"].to_numpy(), n_days) + offsets.astype("timedelta64[D]")
+    grid = pd.DataFrame({"pool": pools, "date": dates})
+
+    grid = grid.merge(daily.reset_index(), on=["pool", "date"], how="left")
+    grid = grid.merge(attributes.reset_index(), on="pool", how="left")
+    grid = grid.merge(pool_metadata, on="pool", how="left")
+    for column in ("apyBase", "apyReward"):
+        if column not in grid.columns:
+            grid[column] = np.nan
+    grid["observed"] = grid["apy"].notna()
+    logger.info(
+        "Daily grid: %d pools, %d pool-days (%d observed), %s to %s",
+        len(span),
+        len(grid),
+        int(grid["observed"].sum()),
+        grid["date"].min().date() if len(grid) else None,
+        grid["date"].max().date() if len(grid) else None,
+    )
+    return grid

@@ -1,0 +1,32 @@
+"""Nodes of the feature_engineering pipeline."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+
+from yield_runway.features import daily
+
+logger = logging.getLogger(__name__)
+
+
+def fit_categorical_mapping(pools_daily: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
+    """Build the chain and project codes in DefiLlama's `*_factorized` mapping shape."""
+    mapping = daily.fit_categorical_mapping(pools_daily, params["categorical_columns"])
+    logger.info("Categorical codes: %s", {k: len(v) for k, v in mapping.items()})
+    return mapping
+
+
+def compute_pool_features(
+    pools_daily: pd.DataFrame, categorical_mapping: dict[str, Any], params: dict[str, Any]
+) -> pd.DataFrame:
+    """Compute every backward-looking feature for every pool-day of the daily grid."""
+    ordered = pools_daily.sort_values(["pool", "date"], kind="stable").reset_index(drop=True)
+    return daily.build_features(ordered, categorical_mapping, params)
+
+
+def list_features(params: dict[str, Any]) -> list[str]:
+    """Name the model features, in the order the model consumes them."""
+    return daily.feature_names(params["rolling_windows"], params["change_lags"])

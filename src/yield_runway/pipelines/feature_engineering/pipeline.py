@@ -1,0 +1,32 @@
+"""The feature_engineering pipeline: daily grid -> features per pool-day."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import compute_pool_features, fit_categorical_mapping, list_features
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Create the feature_engineering pipeline."""
+    return Pipeline(
+        [
+            Node(
+                fit_categorical_mapping,
+                inputs=["pools_daily", "params:feature_engineering"],
+                outputs="categorical_mapping",
+                name="fit_categorical_mapping",
+            ),
+            Node(
+                compute_pool_features,
+                inputs=["pools_daily", "categorical_mapping", "params:feature_engineering"],
+                outputs="pool_features",
+                name="compute_pool_features",
+            ),
+            Node(
+                list_features,
+                inputs="params:feature_engineering",
+                outputs="feature_list",
+                name="list_features",
+            ),
+        ],
+        tags=["feature_engineering", "training"],
+    )

@@ -1,0 +1,301 @@
+"""Nodes of the modelling pipeline."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.inspection import permutation_importance
+
+from yield_runway.labels import label_rows
+from yield_runway.models.calibration import CalibratedModel, ScoreCalibrator
+from yield_runway.models.estimators import build_estimator, oob_roc_auc
+from yield_runway.models.metrics import classification_metrics
+from yield_runway.models.splits import in_range, purged_splits
+
+logger = logging.getLogger(__name__)
+
+ID_COLUMNS = ["pool", "date"]
+CHAMPION_CALIBRATED = "champion_calibrated"
+
+
+def build_model_input(
+    pool_features: pd.DataFrame,
+    feature_list: list[str],
+    target_params: dict[str, Any],
+    served_params: dict[str, Any],
+) -> pd.DataFrame:
+    """Label every observed pool-day and keep the labelled rows with their features."""
+    labelled = label_rows(pool_features, target_params)
+    labelled = labelled.loc[labelled["observed"] & labelled["target"].notna()]
+    served = (labelled["apy"] > 0) & (labelled["n_samples"] >= served_params["min_samples"])
+    table = labelled[ID_COLUMNS + feature_list + ["apyFuture", "pct_change", "target"]].assign(
+        target=labelled["target"].astype("int8"), served=served
+    )
+    logger.info(
+        "Model input: %d labelled pool-days from %d pools, %.1f%% Stable/Up, %d served rows",
+        len(table),
+        table["pool"].nunique(),
+        100 * table["target"].mean(),
+        int(served.sum()),
+    )
+    return table.reset_index(drop=True)
+
+
+def make_evaluation_splits(
+    model_input_table: pd.DataFrame, split_params: dict[str, Any], target_params: dict[str, Any]
+) -> dict[str, Any]:
+    """Define walk-forward CV folds and the out-of-time holdout by date, purged by the horizon."""
+    if split_params["purge_days"] < target_params["horizon_days"]:
+        raise ValueError(
+            f"purge_days ({split_params['purge_days']}) must be at least the label horizon "
+            f"({target_params['horizon_days']}): shorter gaps leak overlapping labels"
+        )
+    splits = purged_splits(
+        model_input_table["date"],
+        split_params["holdout_fraction"],
+        split_params["purge_days"],
+        split_params["cv_folds"],
+        split_params["min_train_days"],
+    )
+    dates = model_input_table["date"]
+    for fold in splits["folds"]:
+        fold["train_rows"] = int(in_range(dates, None, fold["train_end"]).sum())
+        fold["validation_rows"] = int(
+            in_range(dates, fold["validation_start"], fold["validation_end"]).sum()
+        )
+    splits["development_rows"] = int(in_range(dates, None, splits["development_end"]).sum())
+    splits["holdout_rows"] = int(
+        in_range(dates, splits["holdout_start"], splits["holdout_end"]).sum()
+    )
+    splits["purged_rows"] = len(dates) - splits["development_rows"] - splits["holdout_rows"]
+    logger.info(
+        "Splits: development to %s (%d rows), purge %d days (%d rows), holdout %s..%s (%d rows)",
+        splits["development_end"],
+        splits["development_rows"],
+        splits["purge_days"],
+        splits["purged_rows"],
+        splits["holdout_start"],
+        splits["holdout_end"],
+        splits["holdout_rows"],
+    )
+    return splits
+
+
+def _fit(spec: dict[str, Any], frame: pd.DataFrame, features: list[str]) -> BaseEstimator:
+    """Fit a fresh estimator from its spec on a frame's features and target."""
+    return build_estimator(spec).fit(frame[features], frame["target"].to_numpy())
+
+
+def _score(model: BaseEstimator, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
+    """P(Stable/Up) for each row of a frame."""
+    return model.predict_proba(frame[features])[:, 1]
+
+
+def cross_validate_models(
+    model_input_table: pd.DataFrame,
+    evaluation_splits: dict[str, Any],
+    feature_list: list[str],
+    models: dict[str, dict[str, Any]],
+    calibration_params: dict[str, Any],
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Score every model on every purged walk-forward fold; keep the out-of-fold scores."""
+    dates = model_input_table["date"]
+    results: dict[str, Any] = {name: {"folds": []} for name in models}
+    fold_frames = []
+    for fold in evaluation_splits["folds"]:
+        train = model_input_table.loc[in_range(dates, None, fold["train_end"])]
+        valid = model_input_table.loc[
+            in_range(dates, fold["validation_start"], fold["validation_end"])
+        ]
+        scores = {}
+        for name, spec in models.items():
+            p = _score(_fit(spec, train, feature_list), valid, feature_list)
+            metrics = classification_metrics(valid["target"], p, calibration_params["ece_bins"])
+            results[name]["folds"].append({"fold": fold["fold"], **metrics})
+            scores[f"score_{name}"] = p
+        fold_frames.append(valid[["pool", "date", "target"]].assign(fold=fold["fold"], **scores))
+    for name, entry in results.items():
+        aucs = np.array([f["roc_auc"] for f in entry["folds"]])
+        entry["roc_auc_mean"] = float(np.nanmean(aucs))
+        entry["roc_auc_std"] = float(np.nanstd(aucs))
+        logger.info(
+            "CV %-24s ROC AUC %.3f +/- %.3f", name, entry["roc_auc_mean"], entry["roc_auc_std"]
+        )
+    return results, pd.concat(fold_frames, ignore_index=True)
+
+
+def select_champion(cv_results: dict[str, Any]) -> str:
+    """Pick the model with the best mean CV ROC AUC (the holdout is never used for selection)."""
+    champion = max(cv_results, key=lambda name: cv_results[name]["roc_auc_mean"])
+    logger.info("Champion by CV ROC AUC: %s", champion)
+    return champion
+
+
+def fit_development_models(
+    model_input_table: pd.DataFrame,
+    evaluation_splits: dict[str, Any],
+    feature_list: list[str],
+    models: dict[str, dict[str, Any]],
+) -> dict[str, BaseEstimator]:
+    """Fit every model on all development rows (purged before the holdout)."""
+    dev = model_input_table.loc[
+        in_range(model_input_table["date"], None, evaluation_splits["development_end"])
+    ]
+    return {name: _fit(spec, dev, feature_list) for name, spec in models.items()}
+
+
+def fit_calibrator(
+    cv_predictions: pd.DataFrame,
+    evaluation_splits: dict[str, Any],
+    champion: str,
+    calibration_params: dict[str, Any],
+) -> ScoreCalibrator:
+    """Calibrate the champion on the latest CV fold, scored by a model fit before its purge gap."""
+    fold = cv_predictions.loc[cv_predictions["fold"] == evaluation_splits["calibration_fold"]]
+    return ScoreCalibrator(calibration_params["method"]).fit(
+        fold[f"score_{champion}"].to_numpy(), fold["target"].to_numpy()
+    )
+
+
+def predict_holdout(
+    model_input_table: pd.DataFrame,
+    evaluation_splits: dict[str, Any],
+    feature_list: list[str],
+    development_models: dict[str, BaseEstimator],
+    champion: str,
+    calibrator: ScoreCalibrator,
+) -> pd.DataFrame:
+    """Score the holdout with every development model and with the calibrated champion."""
+    holdout = model_input_table.loc[
+        in_range(
+            model_input_table["date"],
+            evaluation_splits["holdout_start"],
+            evaluation_splits["holdout_end"],
+        )
+    ]
+    scores = {f"score_{n}": _score(m, holdout, feature_list) for n, m in development_models.items()}
+    scores[f"score_{CHAMPION_CALIBRATED}"] = calibrator.transform(scores[f"score_{champion}"])
+    columns = ["pool", "date", "apy", "target", "served"]
+    return holdout[columns].assign(**scores).reset_index(drop=True)
+
+
+def compute_metrics(
+    cv_results: dict[str, Any],
+    holdout_predictions: pd.DataFrame,
+    evaluation_splits: dict[str, Any],
+    development_models: dict[str, BaseEstimator],
+    model_input_table: pd.DataFrame,
+    champion: str,
+    target_params: dict[str, Any],
+    calibration_params: dict[str, Any],
+) -> dict[str, Any]:
+    """Collect CV, holdout (all rows and served population) and OOB metrics for every model."""
+    bins = calibration_params["ece_bins"]
+    served = holdout_predictions["served"].to_numpy()
+    y = holdout_predictions["target"].to_numpy()
+    dev_y = model_input_table.loc[
+        in_range(model_input_table["date"], None, evaluation_splits["development_end"]), "target"
+    ].to_numpy()
+    report: dict[str, Any] = {}
+    for name in [*cv_results, CHAMPION_CALIBRATED]:
+        p = holdout_predictions[f"score_{name}"].to_numpy()
+        entry: dict[str, Any] = {
+            "holdout": classification_metrics(y, p, bins),
+            "holdout_served": classification_metrics(y[served], p[served], bins),
+        }
+        if name in cv_results:
+            entry["cv"] = cv_results[name]
+            oob = oob_roc_auc(development_models[name], dev_y)
+            if oob is not None:
+                entry["oob_roc_auc_optimistic"] = oob
+        report[name] = entry
+    auc = report[champion]["holdout"]["roc_auc"]
+    if auc > 0.9:
+        logger.warning("Champion holdout ROC AUC %.3f > 0.9: check for leakage", auc)
+    return {
+        "target": target_params,
+        "splits": evaluation_splits,
+        "rows": {
+            "labelled": int(len(model_input_table)),
+            "positive_rate": float(model_input_table["target"].mean()),
+            "served": int(model_input_table["served"].sum()),
+            "pools": int(model_input_table["pool"].nunique()),
+        },
+        "champion": champion,
+        "calibration": {
+            "method": calibration_params["method"],
+            "fold": evaluation_splits["calibration_fold"],
+        },
+        "models": report,
+    }
+
+
+def refit_champion(
+    model_input_table: pd.DataFrame,
+    feature_list: list[str],
+    models: dict[str, dict[str, Any]],
+    champion: str,
+    calibrator: ScoreCalibrator,
+) -> CalibratedModel:
+    """Refit the champion on all labelled rows and wrap it with its calibrator for serving."""
+    model = _fit(models[champion], model_input_table, feature_list)
+    logger.info("Refit %s on %d labelled rows", champion, len(model_input_table))
+    return CalibratedModel(model=model, calibrator=calibrator, features=list(feature_list))
+
+
+def compute_feature_importance(
+    model_input_table: pd.DataFrame,
+    evaluation_splits: dict[str, Any],
+    feature_list: list[str],
+    development_models: dict[str, BaseEstimator],
+    champion: str,
+    params: dict[str, Any],
+) -> pd.DataFrame:
+    """Permutation importance (drop in holdout ROC AUC) of the champion's features."""
+    holdout = model_input_table.loc[
+        in_range(
+            model_input_table["date"],
+            evaluation_splits["holdout_start"],
+            evaluation_splits["holdout_end"],
+        )
+    ]
+    sample = holdout.sample(
+        min(params["n_rows"], len(holdout)), random_state=params["random_state"]
+    )
+    result = permutation_importance(
+        development_models[champion],
+        sample[feature_list],
+        sample["target"].to_numpy(),
+        scoring="roc_auc",
+        n_repeats=params["n_repeats"],
+        random_state=params["random_state"],
+        n_jobs=1,
+    )
+    return (
+        pd.DataFrame(
+            {
+                "feature": feature_list,
+                "importance_mean": result.importances_mean,
+                "importance_std": result.importances_std,
+            }
+        )
+        .sort_values("importance_mean", ascending=False)
+        .reset_index(drop=True)
+    )
+
+
+def build_feature_reference(
+    pool_features: pd.DataFrame, feature_list: list[str]
+) -> list[dict[str, Any]]:
+    """Each pool's latest observed feature row, as JSON records, for drift checks."""
+    observed = pool_features.loc[pool_features["observed"]]
+    latest = observed.groupby("pool", sort=True, observed=True).tail(1)
+    records = latest[["pool", "date", *feature_list]].assign(
+        date=latest["date"].dt.strftime("%Y-%m-%d")
+    )
+    # NaN is not JSON: missing values travel as null.
+    return records.astype(object).where(records.notna(), None).to_dict(orient="records")

@@ -1,0 +1,178 @@
+"""The modelling pipeline: labels, purged evaluation, calibrated champion, serving artefacts."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import (
+    build_feature_reference,
+    build_model_input,
+    compute_feature_importance,
+    compute_metrics,
+    cross_validate_models,
+    fit_calibrator,
+    fit_development_models,
+    make_evaluation_splits,
+    predict_holdout,
+    refit_champion,
+    select_champion,
+)
+from .reporting import (
+    plot_calibration,
+    plot_feature_importance,
+    plot_roc_curves,
+    report_metrics_table,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Create the modelling pipeline."""
+    evaluation = Pipeline(
+        [
+            Node(
+                build_model_input,
+                inputs=[
+                    "pool_features",
+                    "feature_list",
+                    "params:target",
+                    "params:served_population",
+                ],
+                outputs="model_input_table",
+                name="build_model_input",
+            ),
+            Node(
+                make_evaluation_splits,
+                inputs=["model_input_table", "params:split", "params:target"],
+                outputs="evaluation_splits",
+                name="make_evaluation_splits",
+            ),
+            Node(
+                cross_validate_models,
+                inputs=[
+                    "model_input_table",
+                    "evaluation_splits",
+                    "feature_list",
+                    "params:models",
+                    "params:calibration",
+                ],
+                outputs=["cv_results", "cv_predictions"],
+                name="cross_validate_models",
+            ),
+            Node(
+                select_champion,
+                inputs="cv_results",
+                outputs="champion_name",
+                name="select_champion",
+            ),
+            Node(
+                fit_development_models,
+                inputs=["model_input_table", "evaluation_splits", "feature_list", "params:models"],
+                outputs="development_models",
+                name="fit_development_models",
+            ),
+            Node(
+                fit_calibrator,
+                inputs=[
+                    "cv_predictions",
+                    "evaluation_splits",
+                    "champion_name",
+                    "params:calibration",
+                ],
+                outputs="champion_calibrator",
+                name="fit_calibrator",
+            ),
+            Node(
+                predict_holdout,
+                inputs=[
+                    "model_input_table",
+                    "evaluation_splits",
+                    "feature_list",
+                    "development_models",
+                    "champion_name",
+                    "champion_calibrator",
+                ],
+                outputs="holdout_predictions",
+                name="predict_holdout",
+            ),
+            Node(
+                compute_metrics,
+                inputs=[
+                    "cv_results",
+                    "holdout_predictions",
+                    "evaluation_splits",
+                    "development_models",
+                    "model_input_table",
+                    "champion_name",
+                    "params:target",
+                    "params:calibration",
+                ],
+                outputs="metrics",
+                name="compute_metrics",
+            ),
+        ],
+        tags="evaluation",
+    )
+    serving = Pipeline(
+        [
+            Node(
+                refit_champion,
+                inputs=[
+                    "model_input_table",
+                    "feature_list",
+                    "params:models",
+                    "champion_name",
+                    "champion_calibrator",
+                ],
+                outputs="champion_model",
+                name="refit_champion",
+            ),
+            Node(
+                build_feature_reference,
+                inputs=["pool_features", "feature_list"],
+                outputs="feature_reference",
+                name="build_feature_reference",
+            ),
+        ],
+        tags="serving_artefacts",
+    )
+    reporting = Pipeline(
+        [
+            Node(
+                report_metrics_table,
+                inputs="metrics",
+                outputs="metrics_table",
+                name="report_metrics_table",
+            ),
+            Node(
+                plot_roc_curves,
+                inputs=["holdout_predictions", "metrics"],
+                outputs="roc_curves_plot",
+                name="plot_roc_curves",
+            ),
+            Node(
+                plot_calibration,
+                inputs=["holdout_predictions", "metrics", "params:calibration"],
+                outputs="calibration_plot",
+                name="plot_calibration",
+            ),
+            Node(
+                compute_feature_importance,
+                inputs=[
+                    "model_input_table",
+                    "evaluation_splits",
+                    "feature_list",
+                    "development_models",
+                    "champion_name",
+                    "params:feature_importance",
+                ],
+                outputs="feature_importance",
+                name="compute_feature_importance",
+            ),
+            Node(
+                plot_feature_importance,
+                inputs=["feature_importance", "metrics", "params:feature_importance"],
+                outputs="feature_importance_plot",
+                name="plot_feature_importance",
+            ),
+        ],
+        tags="reporting",
+    )
+    return Pipeline([evaluation, serving, reporting], tags=["modelling", "training"])
