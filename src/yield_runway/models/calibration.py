@@ -41,7 +41,7 @@ class ScoreCalibrator(BaseEstimator):
 
 
 class CalibratedModel(ClassifierMixin, BaseEstimator):
-    """A fitted classifier plus a calibrator, checked against the feature list it was trained on."""
+    """A fitted classifier plus its calibrator; `features` names the columns it consumes."""
 
     def __init__(self, model: BaseEstimator, calibrator: ScoreCalibrator, features: list[str]):
         self.model = model
@@ -51,10 +51,8 @@ class CalibratedModel(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Return [P(Down), P(Stable/Up)] per row, calibrated."""
-        missing = [f for f in self.features if f not in X.columns]
-        if missing:
-            raise ValueError(f"Missing feature(s) for the model: {', '.join(missing)}")
-        p = self.calibrator.transform(self.model.predict_proba(X[self.features])[:, 1])
+        # The fitted pipeline selects (and checks) its own columns.
+        p = self.calibrator.transform(self.model.predict_proba(X)[:, 1])
         return np.column_stack([1 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:

@@ -7,13 +7,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+from yield_runway.features.daily import ORIGINAL_FEATURES
 
 
 class BinnedRateClassifier(ClassifierMixin, BaseEstimator):
@@ -60,9 +62,59 @@ class BinnedRateClassifier(ClassifierMixin, BaseEstimator):
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
 
-def build_estimator(spec: Mapping[str, Any]) -> BaseEstimator:
-    """Create an unfitted classifier from a `models` parameter entry (its `type` plus options)."""
-    options = {k: v for k, v in spec.items() if k != "type"}
+class SelectColumns(TransformerMixin, BaseEstimator):
+    """Keep the named columns, in order, so a model carries the feature subset it was fit on."""
+
+    def __init__(self, columns: list[str] | None = None):
+        self.columns = columns
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray | None = None) -> SelectColumns:
+        """Check the columns exist."""
+        self.transform(X)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Return the selected columns."""
+        missing = [c for c in self.columns if c not in X.columns]
+        if missing:
+            raise ValueError(f"Missing feature(s) for the model: {', '.join(missing)}")
+        return X[self.columns]
+
+
+class FillEmptyColumns(TransformerMixin, BaseEstimator):
+    """Set columns that were entirely missing in training to 0, keeping other NaNs as they are."""
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray | None = None) -> FillEmptyColumns:
+        """Remember which columns hold no value at all."""
+        self.empty_ = [c for c in X.columns if X[c].isna().all()]
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Replace the remembered empty columns with zeros."""
+        return X.assign(**dict.fromkeys(self.empty_, 0.0)) if self.empty_ else X
+
+
+def model_features(spec: Mapping[str, Any], feature_list: list[str]) -> list[str]:
+    """The features a model spec uses: all (default), the six original ones, or a list."""
+    chosen = spec.get("features", "all")
+    if chosen == "all":
+        return list(feature_list)
+    columns = ORIGINAL_FEATURES if chosen == "original" else list(chosen)
+    unknown = [c for c in columns if c not in feature_list]
+    if unknown:
+        raise ValueError(f"Model features not in feature_list: {', '.join(unknown)}")
+    return list(columns)
+
+
+def build_estimator(spec: Mapping[str, Any], feature_list: list[str]) -> Pipeline:
+    """Create an unfitted classifier from a `models` entry, selecting its features first."""
+    select = SelectColumns(model_features(spec, feature_list))
+    return make_pipeline(select, _build_core(spec))
+
+
+def _build_core(spec: Mapping[str, Any]) -> BaseEstimator:
+    """The classifier of a `models` entry: its `type` plus options."""
+    options = {k: v for k, v in spec.items() if k not in ("type", "features")}
     kind = spec["type"]
     if kind == "majority":
         return DummyClassifier(strategy="prior")
@@ -79,17 +131,20 @@ def build_estimator(spec: Mapping[str, Any]) -> BaseEstimator:
         # OOB is computed (and reported as optimistic): bootstrap rows overlap in time.
         return RandomForestClassifier(oob_score=True, **options)
     if kind == "hist_gradient_boosting":
-        # No early stopping: its random validation split would ignore time.
-        return HistGradientBoostingClassifier(early_stopping=False, **options)
+        # No early stopping: its random validation split would ignore time. Its binning fails
+        # on a column with no value (e.g. a 30-day change on an early fold of young pools).
+        return make_pipeline(
+            FillEmptyColumns(), HistGradientBoostingClassifier(early_stopping=False, **options)
+        )
     raise ValueError(
         f"Unknown model type {kind!r}; expected one of majority, binned_rule, "
         "logistic_regression, random_forest, hist_gradient_boosting"
     )
 
 
-def oob_roc_auc(model: BaseEstimator, y: np.ndarray) -> float | None:
+def oob_roc_auc(model: Pipeline, y: np.ndarray) -> float | None:
     """ROC AUC of a random forest's out-of-bag scores, or None for other models."""
-    scores = getattr(model, "oob_decision_function_", None)
+    scores = getattr(model[-1], "oob_decision_function_", None)
     if scores is None:
         return None
     from sklearn.metrics import roc_auc_score

@@ -52,8 +52,6 @@ def purged_splits(
         "development_end": _day(dev_end),
         "holdout_start": _day(holdout_start),
         "holdout_end": _day(unique[-1]),
-        # The latest fold is where the champion's probabilities are calibrated.
-        "calibration_fold": folds[-1]["fold"],
     }
 
 

@@ -25,10 +25,15 @@ def _check_columns(frame: pd.DataFrame, required: list[str], name: str) -> None:
         )
 
 
-def _is_blank(values: pd.Series) -> pd.Series:
+def _is_blank(values: pd.Series) -> np.ndarray:
     """True where a raw text value is null, empty or the text 'nan'."""
-    text = values.astype("string").str.strip()
-    return text.isna() | text.eq("") | text.str.lower().eq("nan")
+    text = values.astype("string").str.strip().str.lower().fillna("")
+    return text.isin(["", "nan"]).to_numpy(dtype=bool)
+
+
+def _as_float(values: pd.Series) -> np.ndarray:
+    """Parse text as float; anything unparsable becomes NaN."""
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 def clean_pools_history(
@@ -42,23 +47,22 @@ def clean_pools_history(
     n_raw = len(raw)
 
     # Exact duplicates are judged on the raw text, before any parsing can merge distinct rows.
-    duplicate = raw.duplicated(keep="first").to_numpy()
-    pool = raw["pool"].astype("string").str.strip()
+    duplicate = raw.duplicated(keep="first").to_numpy(dtype=bool)
     timestamp = pd.to_datetime(raw["timestamp"], errors="coerce", utc=True, format="ISO8601")
-    apy = pd.to_numeric(raw["apy"], errors="coerce")
-    tvl = pd.to_numeric(raw["tvlUsd"], errors="coerce")
+    apy = _as_float(raw["apy"])
+    tvl = _as_float(raw["tvlUsd"])
     apy_blank = _is_blank(raw["apy"])
 
     # Each bad row is counted once, under the first reason that applies, in this order.
     reasons = {
         "duplicate_row": duplicate,
-        "missing_pool": _is_blank(raw["pool"]).to_numpy(),
-        "unparsable_timestamp": timestamp.isna().to_numpy(),
-        "missing_apy": apy_blank.to_numpy(),
-        "non_numeric_apy": (~apy_blank & ~np.isfinite(apy.fillna(np.inf))).to_numpy()
-        | (~apy_blank & apy.isna()).to_numpy(),
-        "negative_apy": (apy < 0).to_numpy(),
-        "invalid_tvl": (~np.isfinite(tvl.fillna(np.inf)) | (tvl < 0)).to_numpy(),
+        "missing_pool": _is_blank(raw["pool"]),
+        "unparsable_timestamp": timestamp.isna().to_numpy(dtype=bool),
+        "missing_apy": apy_blank,
+        "non_numeric_apy": ~apy_blank & ~np.isfinite(apy),
+        "negative_apy": apy < 0,
+        "absurd_apy": apy > params["apy_max"],
+        "invalid_tvl": ~np.isfinite(tvl) | (tvl < 0),
     }
     drop = np.zeros(n_raw, dtype=bool)
     dropped: dict[str, int] = {}
@@ -67,17 +71,19 @@ def clean_pools_history(
         dropped[reason] = int(new.sum())
         drop |= new
 
+    keep = ~drop
     clean = pd.DataFrame(
         {
-            "timestamp": timestamp[~drop].to_numpy(),
-            "pool": pool[~drop].to_numpy(),
-            **{c: raw[c][~drop].astype("string").to_numpy() for c in POOL_ATTRIBUTE_COLUMNS},
-            "tvlUsd": tvl[~drop].to_numpy(dtype=float),
-            "apy": apy[~drop].to_numpy(dtype=float),
+            "timestamp": timestamp[keep],
+            "pool": raw["pool"].astype("string").str.strip()[keep],
+            **{c: raw[c].astype("string")[keep] for c in POOL_ATTRIBUTE_COLUMNS},
+            "tvlUsd": tvl[keep],
+            "apy": apy[keep],
         }
     )
     for column in optional:
-        values = pd.to_numeric(raw[column][~drop], errors="coerce").to_numpy(dtype=float)
+        values = _as_float(raw[column][keep])
+        # A negative or non-finite component is unknown, not a reason to lose the row.
         clean[column] = np.where(np.isfinite(values) & (values >= 0), values, np.nan)
 
     cap = float(clean["apy"].quantile(params["apy_outlier_quantile"])) if len(clean) else np.inf

@@ -12,7 +12,7 @@ from sklearn.inspection import permutation_importance
 
 from yield_runway.labels import label_rows
 from yield_runway.models.calibration import CalibratedModel, ScoreCalibrator
-from yield_runway.models.estimators import build_estimator, oob_roc_auc
+from yield_runway.models.estimators import build_estimator, model_features, oob_roc_auc
 from yield_runway.models.metrics import classification_metrics
 from yield_runway.models.splits import in_range, purged_splits
 
@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 ID_COLUMNS = ["pool", "date"]
 CHAMPION_CALIBRATED = "champion_calibrated"
+LEGACY_CALIBRATED = "legacy_calibrated"
 
 
 def build_model_input(
@@ -87,7 +88,7 @@ def make_evaluation_splits(
 
 def _fit(spec: dict[str, Any], frame: pd.DataFrame, features: list[str]) -> BaseEstimator:
     """Fit a fresh estimator from its spec on a frame's features and target."""
-    return build_estimator(spec).fit(frame[features], frame["target"].to_numpy())
+    return build_estimator(spec, features).fit(frame[features], frame["target"].to_numpy())
 
 
 def _score(model: BaseEstimator, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
@@ -148,17 +149,31 @@ def fit_development_models(
     return {name: _fit(spec, dev, feature_list) for name, spec in models.items()}
 
 
-def fit_calibrator(
+def calibration_folds(evaluation_splits: dict[str, Any], params: dict[str, Any]) -> list[int]:
+    """The CV folds whose out-of-fold scores fit the calibrator: all of them, or the last."""
+    folds = [fold["fold"] for fold in evaluation_splits["folds"]]
+    if params["folds"] not in ("all", "last"):
+        raise ValueError(f"calibration folds must be all or last, got {params['folds']!r}")
+    return folds if params["folds"] == "all" else folds[-1:]
+
+
+def fit_calibrators(
     cv_predictions: pd.DataFrame,
     evaluation_splits: dict[str, Any],
     champion: str,
+    legacy_model: str,
     calibration_params: dict[str, Any],
-) -> ScoreCalibrator:
-    """Calibrate the champion on the latest CV fold, scored by a model fit before its purge gap."""
-    fold = cv_predictions.loc[cv_predictions["fold"] == evaluation_splits["calibration_fold"]]
-    return ScoreCalibrator(calibration_params["method"]).fit(
-        fold[f"score_{champion}"].to_numpy(), fold["target"].to_numpy()
-    )
+) -> dict[str, ScoreCalibrator]:
+    """Calibrate the served models on out-of-fold CV scores from models fit before each gap."""
+    fold = cv_predictions.loc[
+        cv_predictions["fold"].isin(calibration_folds(evaluation_splits, calibration_params))
+    ]
+    return {
+        name: ScoreCalibrator(calibration_params["method"]).fit(
+            fold[f"score_{name}"].to_numpy(), fold["target"].to_numpy()
+        )
+        for name in {champion, legacy_model}
+    }
 
 
 def predict_holdout(
@@ -167,9 +182,10 @@ def predict_holdout(
     feature_list: list[str],
     development_models: dict[str, BaseEstimator],
     champion: str,
-    calibrator: ScoreCalibrator,
+    legacy_model: str,
+    calibrators: dict[str, ScoreCalibrator],
 ) -> pd.DataFrame:
-    """Score the holdout with every development model and with the calibrated champion."""
+    """Score the holdout with every development model and the two calibrated served models."""
     holdout = model_input_table.loc[
         in_range(
             model_input_table["date"],
@@ -178,7 +194,8 @@ def predict_holdout(
         )
     ]
     scores = {f"score_{n}": _score(m, holdout, feature_list) for n, m in development_models.items()}
-    scores[f"score_{CHAMPION_CALIBRATED}"] = calibrator.transform(scores[f"score_{champion}"])
+    for served_name, name in ((CHAMPION_CALIBRATED, champion), (LEGACY_CALIBRATED, legacy_model)):
+        scores[f"score_{served_name}"] = calibrators[name].transform(scores[f"score_{name}"])
     columns = ["pool", "date", "apy", "target", "served"]
     return holdout[columns].assign(**scores).reset_index(drop=True)
 
@@ -190,6 +207,7 @@ def compute_metrics(
     development_models: dict[str, BaseEstimator],
     model_input_table: pd.DataFrame,
     champion: str,
+    legacy_model: str,
     target_params: dict[str, Any],
     calibration_params: dict[str, Any],
 ) -> dict[str, Any]:
@@ -201,7 +219,7 @@ def compute_metrics(
         in_range(model_input_table["date"], None, evaluation_splits["development_end"]), "target"
     ].to_numpy()
     report: dict[str, Any] = {}
-    for name in [*cv_results, CHAMPION_CALIBRATED]:
+    for name in [*cv_results, CHAMPION_CALIBRATED, LEGACY_CALIBRATED]:
         p = holdout_predictions[f"score_{name}"].to_numpy()
         entry: dict[str, Any] = {
             "holdout": classification_metrics(y, p, bins),
@@ -226,25 +244,27 @@ def compute_metrics(
             "pools": int(model_input_table["pool"].nunique()),
         },
         "champion": champion,
+        "legacy_model": legacy_model,
         "calibration": {
             "method": calibration_params["method"],
-            "fold": evaluation_splits["calibration_fold"],
+            "folds": calibration_folds(evaluation_splits, calibration_params),
         },
         "models": report,
     }
 
 
-def refit_champion(
+def refit_served_model(
     model_input_table: pd.DataFrame,
     feature_list: list[str],
     models: dict[str, dict[str, Any]],
-    champion: str,
-    calibrator: ScoreCalibrator,
+    name: str,
+    calibrators: dict[str, ScoreCalibrator],
 ) -> CalibratedModel:
-    """Refit the champion on all labelled rows and wrap it with its calibrator for serving."""
-    model = _fit(models[champion], model_input_table, feature_list)
-    logger.info("Refit %s on %d labelled rows", champion, len(model_input_table))
-    return CalibratedModel(model=model, calibrator=calibrator, features=list(feature_list))
+    """Refit a model on all labelled rows and wrap it with its calibrator for serving."""
+    model = _fit(models[name], model_input_table, feature_list)
+    logger.info("Refit %s on %d labelled rows", name, len(model_input_table))
+    features = model_features(models[name], feature_list)
+    return CalibratedModel(model=model, calibrator=calibrators[name], features=features)
 
 
 def compute_feature_importance(

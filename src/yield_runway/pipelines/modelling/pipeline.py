@@ -8,11 +8,11 @@ from .nodes import (
     compute_feature_importance,
     compute_metrics,
     cross_validate_models,
-    fit_calibrator,
+    fit_calibrators,
     fit_development_models,
     make_evaluation_splits,
     predict_holdout,
-    refit_champion,
+    refit_served_model,
     select_champion,
 )
 from .reporting import (
@@ -69,15 +69,16 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="fit_development_models",
             ),
             Node(
-                fit_calibrator,
+                fit_calibrators,
                 inputs=[
                     "cv_predictions",
                     "evaluation_splits",
                     "champion_name",
+                    "params:legacy_model",
                     "params:calibration",
                 ],
-                outputs="champion_calibrator",
-                name="fit_calibrator",
+                outputs="calibrators",
+                name="fit_calibrators",
             ),
             Node(
                 predict_holdout,
@@ -87,7 +88,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "feature_list",
                     "development_models",
                     "champion_name",
-                    "champion_calibrator",
+                    "params:legacy_model",
+                    "calibrators",
                 ],
                 outputs="holdout_predictions",
                 name="predict_holdout",
@@ -101,6 +103,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "development_models",
                     "model_input_table",
                     "champion_name",
+                    "params:legacy_model",
                     "params:target",
                     "params:calibration",
                 ],
@@ -113,16 +116,28 @@ def create_pipeline(**kwargs) -> Pipeline:
     serving = Pipeline(
         [
             Node(
-                refit_champion,
+                refit_served_model,
                 inputs=[
                     "model_input_table",
                     "feature_list",
                     "params:models",
                     "champion_name",
-                    "champion_calibrator",
+                    "calibrators",
                 ],
                 outputs="champion_model",
                 name="refit_champion",
+            ),
+            Node(
+                refit_served_model,
+                inputs=[
+                    "model_input_table",
+                    "feature_list",
+                    "params:models",
+                    "params:legacy_model",
+                    "calibrators",
+                ],
+                outputs="legacy_model",
+                name="refit_legacy_model",
             ),
             Node(
                 build_feature_reference,

@@ -1,0 +1,133 @@
+"""Tests of the shared daily feature code: values on known series and no look-ahead."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from yield_runway.features import daily
+
+
+def _grid(
+    apy: list[float | None], pool: str = "p1", tvl: list[float] | None = None
+) -> pd.DataFrame:
+    """A one-pool daily grid starting 2025-01-01; None marks an unobserved day."""
+    values = np.array([np.nan if a is None else a for a in apy], dtype=float)
+    return pd.DataFrame(
+        {
+            "pool": pool,
+            "date": pd.date_range("2025-01-01", periods=len(apy), freq="D"),
+            "chain": "Ethereum",
+            "project": "aave-v3",
+            "apy": values,
+            "apyReward": np.nan,
+            "tvlUsd": np.full(len(apy), 100.0) if tvl is None else np.array(tvl, dtype=float),
+            "observed": ~np.isnan(values),
+            "stablecoin": 1.0,
+            "ilRisk": 0.0,
+            "exposure": 0.0,
+        }
+    )
+
+
+@pytest.fixture
+def fe_params(parameters) -> dict:
+    return parameters["feature_engineering"]
+
+
+def test_expanding_stats_skip_unobserved_days():
+    out = daily.expanding_features(_grid([2.0, None, 4.0, 9.0]))
+    assert out["n_samples"].tolist() == [1, 1, 2, 3]
+    np.testing.assert_allclose(out["apyMeanExpanding"], [2.0, 2.0, 3.0, 5.0])
+    # One sample has no sample std: the contract says 0, not NaN.
+    np.testing.assert_allclose(
+        out["apyStdExpanding"], [0.0, 0.0, np.std([2, 4], ddof=1), np.std([2, 4, 9], ddof=1)]
+    )
+
+
+def test_rolling_windows_count_days_not_rows():
+    apy = [1.0, 2.0, None, None, None, None, None, None, 10.0]
+    out = daily.window_features(_grid(apy), [7], [1, 7], {"mean": 1, "median": 1, "std": 2})
+    # Day 9's 7-day window (days 3..9) holds only day 9's own value.
+    assert out["apy_mean_7d"].iloc[8] == 10.0
+    assert np.isnan(out["apy_std_7d"].iloc[8])
+    assert out["apy_mean_7d"].iloc[1] == 1.5 and out["apy_median_7d"].iloc[1] == 1.5
+    # Changes look back calendar days: day 8 (lag 7) is day 1, lag 1 (day 8) is missing.
+    assert out["apy_logchg_7d"].iloc[8] == pytest.approx(np.log(11 / 3))
+    assert np.isnan(out["apy_logchg_1d"].iloc[8])
+    assert out["apy_rel_mean_7d"].iloc[1] == pytest.approx(np.log(3 / 2.5))
+
+
+def test_windows_do_not_cross_pools():
+    frame = pd.concat([_grid([1.0, 1.0]), _grid([100.0, 100.0], pool="p2")], ignore_index=True)
+    out = daily.window_features(frame, [7], [1], {"mean": 1, "median": 1, "std": 2})
+    assert out["apy_mean_7d"].tolist() == [1.0, 1.0, 100.0, 100.0]
+    assert np.isnan(out["apy_logchg_1d"].iloc[2])
+
+
+def test_point_features():
+    frame = daily.expanding_features(_grid([4.0, 0.0, None]))
+    frame["apyReward"] = [1.0, 0.0, np.nan]
+    out = daily.point_features(frame)
+    assert out["reward_share"].iloc[0] == 0.25 and out["reward_share"].iloc[1] == 0.0
+    assert np.isnan(out["reward_share"].iloc[2])
+    assert out["pool_age_days"].tolist() == [0, 1, 2]
+
+
+def test_categorical_mapping_and_unknown_code():
+    frame = pd.DataFrame({"chain": ["Solana", "Base", "Solana"], "project": ["b", "a", None]})
+    columns = {"chain": "chain_factorized", "project": "project_factorized"}
+    mapping = daily.fit_categorical_mapping(frame, columns)
+    assert mapping == {
+        "chain_factorized": {"Base": 0, "Solana": 1},
+        "project_factorized": {"a": 0, "b": 1},
+    }
+    new = pd.DataFrame({"chain": ["Base", "Sui"], "project": ["b", None]})
+    out = daily.encode_categoricals(new, mapping, columns)
+    assert out["chain_factorized"].tolist() == [0, -1]
+    assert out["project_factorized"].tolist() == [1, -1]
+
+
+def _random_grid(seed: int) -> pd.DataFrame:
+    """Three pools of random APY/TVL with gaps, on daily grids of different lengths."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i, n in enumerate([90, 60, 75]):
+        apy = rng.lognormal(1.5, 0.7, n)
+        apy[rng.random(n) < 0.15] = np.nan
+        apy[0] = apy[-1] = 3.0
+        frame = _grid(list(apy), pool=f"p{i}", tvl=list(rng.lognormal(12, 1, n)))
+        frame["date"] += pd.Timedelta(days=5 * i)
+        frame["apyReward"] = apy * rng.random(n)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_features_are_strictly_backward_looking(fe_params):
+    """Changing every value after day d moves no feature on or before day d."""
+    grid = _random_grid(1)
+    mapping = daily.fit_categorical_mapping(grid, fe_params["categorical_columns"])
+    names = daily.feature_names(fe_params["rolling_windows"], fe_params["change_lags"])
+    before = daily.build_features(grid, mapping, fe_params)
+    cutoff = pd.Timestamp("2025-02-10")
+    future = grid["date"] > cutoff
+    changed = grid.copy()
+    rng = np.random.default_rng(2)
+    for column in ("apy", "apyReward", "tvlUsd"):
+        changed.loc[future, column] = rng.lognormal(3, 2, future.sum())
+    after = daily.build_features(changed, mapping, fe_params)
+    past = ~future.to_numpy()
+    pd.testing.assert_frame_equal(before.loc[past, names], after.loc[past, names])
+    # The perturbation is real: features after the cutoff did move.
+    assert not before.loc[~past, names].equals(after.loc[~past, names])
+
+
+def test_build_features_produces_every_listed_feature(fe_params):
+    grid = _random_grid(3)
+    mapping = daily.fit_categorical_mapping(grid, fe_params["categorical_columns"])
+    out = daily.build_features(grid, mapping, fe_params)
+    names = daily.feature_names(fe_params["rolling_windows"], fe_params["change_lags"])
+    assert names[:6] == daily.ORIGINAL_FEATURES
+    assert len(names) == len(set(names)) and set(names) <= set(out.columns)
+    assert out.loc[out["observed"], "apy"].notna().all()

@@ -1,0 +1,158 @@
+"""Tests of the data_engineering nodes on small hand-built frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from yield_runway.pipelines.data_engineering.nodes import (
+    aggregate_daily,
+    clean_pools_history,
+    extract_pool_metadata,
+)
+
+COLUMNS = [
+    "timestamp",
+    "pool",
+    "chain",
+    "project",
+    "symbol",
+    "tvlUsd",
+    "apy",
+    "apyBase",
+    "apyReward",
+]
+
+
+def _raw(rows: list[list]) -> pd.DataFrame:
+    """A raw history frame of text values, as the catalog loads it."""
+    return pd.DataFrame(rows, columns=COLUMNS).astype("string")
+
+
+def _good(ts: str, pool: str = "p1", apy: str = "5.0") -> list:
+    return [ts, pool, "Ethereum", "aave-v3", "USDC", "1000", apy, apy, None]
+
+
+@pytest.fixture
+def de_params(parameters) -> dict:
+    return {**parameters["data_engineering"], "apy_outlier_quantile": 1.0}
+
+
+def test_missing_column_is_named(de_params):
+    raw = _raw([_good("2025-01-01T00:00:00.000Z")]).drop(columns=["apy", "chain"])
+    with pytest.raises(ValueError, match=r"missing required column\(s\): chain, apy"):
+        clean_pools_history(raw, de_params)
+
+
+def test_bad_rows_are_dropped_and_counted(de_params, caplog):
+    rows = [
+        _good("2025-01-01T01:00:00.000Z"),
+        _good("2025-01-01T01:00:00.000Z"),  # exact duplicate
+        _good("2025-01-01T02:00:00.000Z", pool=None),
+        _good("2025-01-01T02:00:00.000Z", pool="  "),
+        _good("not a time"),
+        _good("2025-01-01T03:00:00.000Z", apy=None),
+        _good("2025-01-01T04:00:00.000Z", apy="NaN"),
+        _good("2025-01-01T05:00:00.000Z", apy="abc"),
+        _good("2025-01-01T05:30:00.000Z", apy="inf"),
+        _good("2025-01-01T06:00:00.000Z", apy="-3"),
+        _good("2025-01-01T06:30:00.000Z", apy="1e6"),
+        [*_good("2025-01-01T07:00:00.000Z")[:5], "-1", "5", "5", None],
+        _good("2025-01-01T08:00:00.000Z", apy="7.5"),
+    ]
+    with caplog.at_level("INFO"):
+        clean, report = clean_pools_history(_raw(rows), de_params)
+    assert report["dropped_by_reason"] == {
+        "duplicate_row": 1,
+        "missing_pool": 2,
+        "unparsable_timestamp": 1,
+        "missing_apy": 2,
+        "non_numeric_apy": 2,
+        "negative_apy": 1,
+        "absurd_apy": 1,
+        "invalid_tvl": 1,
+        "apy_outlier": 0,
+    }
+    assert report["rows_raw"] == 13 and report["rows_clean"] == 2
+    assert clean["apy"].tolist() == [5.0, 7.5]
+    assert str(clean["timestamp"].dt.tz) == "UTC"
+    assert "dropped duplicate_row=1, missing_pool=2" in caplog.text
+
+
+def test_apy_outliers_above_quantile_are_dropped(de_params):
+    rows = [
+        _good(f"2025-01-01T{h:02d}:00:00.000Z", apy=str(a)) for h, a in enumerate([1, 2, 3, 9e4])
+    ]
+    clean, report = clean_pools_history(_raw(rows), {**de_params, "apy_outlier_quantile": 0.7})
+    assert clean["apy"].tolist() == [1.0, 2.0, 3.0]
+    assert report["dropped_by_reason"]["apy_outlier"] == 1
+
+
+def test_optional_columns_may_be_absent(de_params):
+    raw = _raw([_good("2025-01-01T00:00:00.000Z")]).drop(columns=["apyBase", "apyReward"])
+    clean, _ = clean_pools_history(raw, de_params)
+    assert "apyReward" not in clean.columns and clean["apy"].tolist() == [5.0]
+
+
+def test_snapshot_flags_are_encoded():
+    snapshot = [
+        {"pool": "a", "stablecoin": True, "ilRisk": "no", "exposure": "single"},
+        {"pool": "b", "stablecoin": False, "ilRisk": "yes", "exposure": "multi"},
+        {"pool": "c", "stablecoin": None, "ilRisk": None},
+        {"pool": None, "stablecoin": True},
+    ]
+    params = {"snapshot_metadata_columns": ["stablecoin", "ilRisk", "exposure"]}
+    meta = extract_pool_metadata(snapshot, params)
+    assert meta["pool"].tolist() == ["a", "b", "c"]
+    assert meta["stablecoin"].tolist()[:2] == [1.0, 0.0] and np.isnan(meta["stablecoin"][2])
+    assert meta["ilRisk"].tolist()[:2] == [0.0, 1.0]
+    assert meta["exposure"].tolist()[:2] == [0.0, 1.0] and np.isnan(meta["exposure"][2])
+
+
+def _clean(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime([r[0] for r in rows], utc=True),
+            "pool": [r[1] for r in rows],
+            "chain": "Ethereum",
+            "project": "aave-v3",
+            "symbol": "USDC",
+            "tvlUsd": 100.0,
+            "apy": [r[2] for r in rows],
+            "apyBase": np.nan,
+            "apyReward": np.nan,
+        }
+    )
+
+
+@pytest.mark.parametrize("how, expected", [("last", 3.0), ("mean", 2.0), ("median", 2.0)])
+def test_daily_aggregation_and_grid(how, expected):
+    clean = _clean(
+        [
+            ("2025-01-01T01:00:00Z", "p1", 1.0),
+            ("2025-01-01T12:00:00Z", "p1", 2.0),
+            ("2025-01-01T23:59:00Z", "p1", 3.0),
+            ("2025-01-04T05:00:00Z", "p1", 8.0),
+            ("2025-01-02T05:00:00Z", "p2", 4.0),
+        ]
+    )
+    meta = pd.DataFrame({"pool": ["p1"], "stablecoin": [1.0], "ilRisk": [0.0], "exposure": [0.0]})
+    daily = aggregate_daily(clean, meta, {"daily_aggregation": how})
+    p1 = daily.loc[daily["pool"] == "p1"]
+    # A regular grid: the two missing days are rows with no observation.
+    assert p1["date"].dt.strftime("%m-%d").tolist() == ["01-01", "01-02", "01-03", "01-04"]
+    assert p1["observed"].tolist() == [True, False, False, True]
+    assert p1["apy"].iloc[0] == expected and p1["apy"].iloc[3] == 8.0
+    assert (p1["stablecoin"] == 1.0).all()
+    p2 = daily.loc[daily["pool"] == "p2"]
+    assert len(p2) == 1 and np.isnan(p2["stablecoin"].iloc[0])
+
+
+def test_daily_aggregation_rejects_unknown_method():
+    with pytest.raises(ValueError, match="daily_aggregation"):
+        aggregate_daily(
+            _clean([("2025-01-01T01:00:00Z", "p1", 1.0)]),
+            pd.DataFrame(),
+            {"daily_aggregation": "max"},
+        )

@@ -1,0 +1,110 @@
+"""The training pipeline run with SequentialRunner on a small in-memory history."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+from sklearn.metrics import roc_auc_score
+
+from tests.conftest import make_raw_history, make_snapshot, small_test_parameters
+from yield_runway.pipeline_registry import register_pipelines
+
+OUTPUTS = [
+    "cleaning_report",
+    "pools_daily",
+    "pool_features",
+    "feature_list",
+    "categorical_mapping",
+    "model_input_table",
+    "metrics",
+    "holdout_predictions",
+    "champion_model",
+    "legacy_model",
+    "feature_reference",
+    "feature_importance",
+    "metrics_table",
+]
+
+
+class KeptDataset(MemoryDataset):
+    """A memory dataset the runner cannot release, so intermediate outputs can be inspected."""
+
+    def _release(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def training_outputs() -> dict:
+    raw = make_raw_history(n_pools=12, n_days=200, seed=3)
+    datasets = {
+        "pools_history": MemoryDataset(raw),
+        "pools_snapshot": MemoryDataset(make_snapshot(raw)),
+    }
+    for key, value in small_test_parameters().items():
+        datasets[f"params:{key}"] = MemoryDataset(value)
+    for name in OUTPUTS:
+        datasets[name] = KeptDataset(copy_mode="assign")
+    catalog = DataCatalog(datasets=datasets)
+    SequentialRunner().run(register_pipelines()["training"], catalog)
+    return {name: catalog.load(name) for name in OUTPUTS}
+
+
+def test_training_writes_every_artefact(training_outputs):
+    assert set(training_outputs) == set(OUTPUTS)
+    report = training_outputs["cleaning_report"]
+    # A clean history loses only the top 0.1% of APY rows, to the outlier rule.
+    assert report["rows_dropped"] == report["dropped_by_reason"]["apy_outlier"]
+    assert report["rows_dropped"] == int(np.ceil(report["rows_raw"] * 0.001)) - 1
+    mapping = training_outputs["categorical_mapping"]
+    assert mapping == {
+        "chain_factorized": {"Base": 0, "Ethereum": 1, "Solana": 2},
+        "project_factorized": {"aave-v3": 0, "uniswap-v3": 1},
+    }
+    assert len(training_outputs["feature_reference"]) == 12
+
+
+def test_metrics_agree_with_holdout_predictions(training_outputs):
+    metrics, holdout = training_outputs["metrics"], training_outputs["holdout_predictions"]
+    assert holdout["date"].min() == pd.Timestamp(metrics["splits"]["holdout_start"])
+    for name, entry in metrics["models"].items():
+        recomputed = roc_auc_score(holdout["target"], holdout[f"score_{name}"])
+        assert entry["holdout"]["roc_auc"] == pytest.approx(recomputed)
+        served = holdout["served"]
+        recomputed = roc_auc_score(
+            holdout.loc[served, "target"], holdout.loc[served, f"score_{name}"]
+        )
+        assert entry["holdout_served"]["roc_auc"] == pytest.approx(recomputed)
+    assert entry["holdout"]["n"] == len(holdout)
+
+
+def test_no_training_date_within_the_purge_gap(training_outputs):
+    splits = training_outputs["metrics"]["splits"]
+    for fold in splits["folds"]:
+        gap = pd.Timestamp(fold["validation_start"]) - pd.Timestamp(fold["train_end"])
+        assert gap.days > splits["purge_days"] >= 30
+    gap = pd.Timestamp(splits["holdout_start"]) - pd.Timestamp(splits["development_end"])
+    assert gap.days > splits["purge_days"]
+
+
+def test_champion_learns_the_mean_reversion(training_outputs):
+    metrics = training_outputs["metrics"]
+    champion = metrics["champion"]
+    assert champion not in {"majority_class"}
+    cv = {name: e["cv"]["roc_auc_mean"] for name, e in metrics["models"].items() if "cv" in e}
+    assert cv[champion] == max(cv.values())
+    # Mean-reverting APY is predictable from its distance to the mean, well above chance.
+    assert metrics["models"][champion]["holdout"]["roc_auc"] > 0.7
+    assert metrics["models"]["majority_class"]["holdout"]["roc_auc"] == 0.5
+
+
+def test_served_model_scores_feature_rows(training_outputs):
+    model = training_outputs["champion_model"]
+    features = training_outputs["pool_features"]
+    rows = features.loc[features["observed"], training_outputs["feature_list"]].tail(50)
+    p = model.predict_proba(rows)
+    assert p.shape == (50, 2)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    assert p[:, 1].min() > 0.0 and p[:, 1].max() < 1.0
