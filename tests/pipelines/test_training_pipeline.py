@@ -26,6 +26,7 @@ OUTPUTS = [
     "feature_reference",
     "feature_importance",
     "metrics_table",
+    "model_report",
 ]
 
 
@@ -108,3 +109,39 @@ def test_served_model_scores_feature_rows(training_outputs):
     assert p.shape == (50, 2)
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
     assert p[:, 1].min() > 0.0 and p[:, 1].max() < 1.0
+
+
+def test_model_report_quotes_the_metrics(training_outputs):
+    report = training_outputs["model_report"]
+    metrics = training_outputs["metrics"]
+    champion = metrics["champion"]
+    holdout_auc = metrics["models"][champion]["holdout"]["roc_auc"]
+    row = next(line for line in report.splitlines() if line.startswith(f"| {champion} *"))
+    assert f"{holdout_auc:.3f}" in row
+    assert (
+        f"holdout {metrics['splits']['holdout_start']}..{metrics['splits']['holdout_end']}"
+        in report
+    )
+    for image in ("roc_curves.png", "calibration_curve.png", "feature_importance.png"):
+        assert f"]({image})" in report
+    assert "| duplicate_row | 0 |" in report
+
+
+def test_legacy_model_serves_the_six_original_features(training_outputs):
+    legacy = training_outputs["legacy_model"]
+    assert legacy.features == [
+        "apy",
+        "tvlUsd",
+        "apyMeanExpanding",
+        "apyStdExpanding",
+        "chain_factorized",
+        "project_factorized",
+    ]
+    features = training_outputs["pool_features"]
+    rows = features.loc[features["observed"], legacy.features].tail(20)
+    p = legacy.predict_proba(rows)
+    assert p.shape == (20, 2)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    metrics = training_outputs["metrics"]
+    assert metrics["legacy_model"] == "random_forest_original6"
+    assert "legacy_calibrated" in metrics["models"]

@@ -15,6 +15,7 @@ from yield_runway.models.calibration import CalibratedModel, ScoreCalibrator
 from yield_runway.models.estimators import build_estimator, model_features, oob_roc_auc
 from yield_runway.models.metrics import classification_metrics
 from yield_runway.models.splits import in_range, purged_splits
+from yield_runway.progress import report_progress
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,9 @@ def cross_validate_models(
         ]
         scores = {}
         for name, spec in models.items():
+            report_progress(
+                logger, "CV fold %d/%d: %s", fold["fold"] + 1, len(evaluation_splits["folds"]), name
+            )
             p = _score(_fit(spec, train, feature_list), valid, feature_list)
             metrics = classification_metrics(valid["target"], p, calibration_params["ece_bins"])
             results[name]["folds"].append({"fold": fold["fold"], **metrics})
@@ -146,7 +150,11 @@ def fit_development_models(
     dev = model_input_table.loc[
         in_range(model_input_table["date"], None, evaluation_splits["development_end"])
     ]
-    return {name: _fit(spec, dev, feature_list) for name, spec in models.items()}
+    fitted = {}
+    for name, spec in models.items():
+        report_progress(logger, "Fitting %s on %d development rows", name, len(dev))
+        fitted[name] = _fit(spec, dev, feature_list)
+    return fitted
 
 
 def calibration_folds(evaluation_splits: dict[str, Any], params: dict[str, Any]) -> list[int]:

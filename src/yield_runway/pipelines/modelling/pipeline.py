@@ -15,6 +15,7 @@ from .nodes import (
     refit_served_model,
     select_champion,
 )
+from .model_report import write_model_report
 from .reporting import (
     plot_calibration,
     plot_feature_importance,
@@ -186,6 +187,19 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["feature_importance", "metrics", "params:feature_importance"],
                 outputs="feature_importance_plot",
                 name="plot_feature_importance",
+            ),
+            Node(
+                write_model_report,
+                inputs=[
+                    "metrics",
+                    "cleaning_report",
+                    "pools_daily",
+                    "model_input_table",
+                    "feature_importance",
+                    "params:feature_importance",
+                ],
+                outputs="model_report",
+                name="write_model_report",
             ),
         ],
         tags="reporting",
