@@ -2,6 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
+from .model_report import write_model_report
 from .nodes import (
     build_feature_reference,
     build_model_input,
@@ -15,7 +16,6 @@ from .nodes import (
     refit_served_model,
     select_champion,
 )
-from .model_report import write_model_report
 from .reporting import (
     plot_calibration,
     plot_feature_importance,
