@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline
 
-from yield_runway.pipelines import data_engineering, feature_engineering, ingestion, modelling
+from yield_runway.pipelines import (
+    data_engineering,
+    feature_engineering,
+    ingestion,
+    modelling,
+    monitoring,
+)
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -19,5 +25,6 @@ def register_pipelines() -> dict[str, Pipeline]:
         "modelling": ds,
         "training": training,
         "ingestion": ingestion.create_pipeline(),
+        "monitoring": monitoring.create_pipeline(),
         "__default__": training,
     }

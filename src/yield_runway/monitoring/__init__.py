@@ -1,0 +1,1 @@
+"""Monitoring statistics: feature drift, realised performance of served predictions, alerts."""
