@@ -83,3 +83,6 @@ def test_api_main_lists_every_pipeline_and_node(viz_api):
     layers = {n["name"]: n.get("layer") for n in main["nodes"] if n["type"] == "data"}
     assert layers["pools_history"] == "raw" and layers["pools_daily"] == "primary"
     assert layers["metrics"] == "reporting"
+    # An acyclic layer order, or kedro-viz switches layer display off.
+    assert main["layers"][0] == "raw" and main["layers"][-1] == "reporting"
+    assert {"intermediate", "primary", "feature", "model_input", "models"} <= set(main["layers"])
