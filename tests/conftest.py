@@ -153,3 +153,23 @@ def s3_server():
     yield endpoint
     patch.undo()
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def trained_small_project(tmp_path_factory) -> Path:
+    """A small project trained once per session (conf, data, artefacts); copy it to modify it."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    root = tmp_path_factory.mktemp("trained_project")
+    raw = make_raw_history(n_pools=8, n_days=190, seed=7)
+    write_small_project(root, raw, make_snapshot(raw))
+    previous = os.getcwd()
+    os.chdir(root)
+    try:
+        bootstrap_project(root)
+        with KedroSession.create(project_path=root) as session:
+            session.run(pipeline_names=["training"])
+    finally:
+        os.chdir(previous)
+    return root

@@ -7,6 +7,7 @@ from kedro.pipeline import Pipeline
 from yield_runway.pipelines import (
     data_engineering,
     feature_engineering,
+    inference,
     ingestion,
     modelling,
     monitoring,
@@ -25,6 +26,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         "modelling": ds,
         "training": training,
         "ingestion": ingestion.create_pipeline(),
+        "inference": inference.create_pipeline(),
         "monitoring": monitoring.create_pipeline(),
         "__default__": training,
     }

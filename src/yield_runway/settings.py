@@ -28,6 +28,7 @@ https://docs.kedro.org/en/stable/configure/configuration_basics/#configuration""
 
 # Class that manages how configuration is loaded.
 # from kedro.config import OmegaConfigLoader
+from omegaconf.resolvers import oc
 
 # CONFIG_LOADER_CLASS = OmegaConfigLoader
 
@@ -35,6 +36,9 @@ https://docs.kedro.org/en/stable/configure/configuration_basics/#configuration""
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    # Kedro resolves ${oc.env:...} only in credentials by default; conf/aws/catalog.yml takes
+    # its bucket/prefix from the Lambda's environment.
+    "custom_resolvers": {"oc.env": oc.env},
     # "config_patterns": {
     #     "spark" : ["spark*/"],
     #     "parameters": ["parameters*", "parameters*/**", "**/parameters*"],

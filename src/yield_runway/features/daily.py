@@ -99,14 +99,19 @@ def window_features(
     return frame.assign(**new)
 
 
-def point_features(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add features of the day itself: APY vs expanding mean, reward share and pool age."""
+def point_features(frame: pd.DataFrame, first_day: pd.Series | None = None) -> pd.DataFrame:
+    """Add features of the day itself: APY vs expanding mean, reward share and pool age.
+
+    `first_day` is each row's pool's first observed day; by default the first date of the pool's
+    rows in `frame` (the hourly run passes it from the feature state instead of a full grid).
+    """
     apy = frame["apy"]
     reward = frame["apyReward"].fillna(0.0)
     # No APY means no reward share; an observed zero APY has a zero share, not NaN.
     share = pd.Series(np.where(apy > 0, (reward / apy).clip(0.0, 1.0), 0.0), index=frame.index)
     # A pool's grid starts on its first observed day, so age counts days since launch/listing.
-    first_day = frame.groupby("pool", sort=False, observed=True)["date"].transform("min")
+    if first_day is None:
+        first_day = frame.groupby("pool", sort=False, observed=True)["date"].transform("min")
     return frame.assign(
         apy_rel_mean_expanding=_log_change(apy, frame["apyMeanExpanding"]),
         reward_share=share.where(apy.notna()),

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from yield_runway.features import daily
+from yield_runway.features import daily, state
 
 logger = logging.getLogger(__name__)
 
@@ -30,3 +30,10 @@ def compute_pool_features(
 def list_features(params: dict[str, Any]) -> list[str]:
     """Name the model features, in the order the model consumes them."""
     return daily.feature_names(params["rolling_windows"], params["change_lags"])
+
+
+def build_feature_state(pools_daily: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    """Build each pool's feature state for the hourly inference run from its daily history."""
+    feature_state = state.build_state(pools_daily, params)
+    logger.info("Feature state: %d pools", len(feature_state))
+    return feature_state

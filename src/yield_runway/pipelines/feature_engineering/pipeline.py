@@ -2,7 +2,12 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import compute_pool_features, fit_categorical_mapping, list_features
+from .nodes import (
+    build_feature_state,
+    compute_pool_features,
+    fit_categorical_mapping,
+    list_features,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -26,6 +31,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs="params:feature_engineering",
                 outputs="feature_list",
                 name="list_features",
+            ),
+            Node(
+                build_feature_state,
+                inputs=["pools_daily", "params:feature_engineering"],
+                outputs="feature_state",
+                name="build_feature_state",
             ),
         ],
         tags=["feature_engineering", "training"],

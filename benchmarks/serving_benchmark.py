@@ -1,0 +1,168 @@
+"""Serving benchmark: warm handler latency, cold start, peak memory, runtime dependency size.
+
+    KEDRO_DISABLE_TELEMETRY=1 python benchmarks/serving_benchmark.py [--data data] [--repeat 7]
+
+Needs trained artefacts (`kedro run --pipeline=training`) under --data (a local path or
+s3://bucket/prefix). Targets: 20,000 rows under 1 s warm, peak memory under 1 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FEATURES = [
+    "apy",
+    "tvlUsd",
+    "apyMeanExpanding",
+    "apyStdExpanding",
+    "chain_factorized",
+    "project_factorized",
+]
+
+COLD_START = """
+import time
+started = time.perf_counter()
+from yield_runway.serving.lambda_handler import artefact_store
+imported = time.perf_counter()
+artefact_store().get()
+loaded = time.perf_counter()
+print(f"{imported - started:.3f} {loaded - imported:.3f}")
+"""
+
+
+def legacy_event(n_rows: int) -> dict:
+    """A payload 2.0 request with `n_rows` random legacy feature rows."""
+    import numpy as np
+
+    rng = np.random.default_rng(n_rows)
+    rows = [
+        {
+            "apy": float(a),
+            "tvlUsd": float(t),
+            "apyMeanExpanding": float(m),
+            "apyStdExpanding": float(s),
+            "chain_factorized": int(c),
+            "project_factorized": int(p),
+        }
+        for a, t, m, s, c, p in zip(
+            rng.lognormal(1, 1, n_rows),
+            rng.lognormal(13, 2, n_rows),
+            rng.lognormal(1, 1, n_rows),
+            rng.lognormal(0, 1, n_rows),
+            rng.integers(-1, 5, n_rows),
+            rng.integers(-1, 20, n_rows),
+            strict=True,
+        )
+    ]
+    return {
+        "version": "2.0",
+        "routeKey": "POST /predictions",
+        "rawPath": "/predictions",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {
+            "http": {"method": "POST", "path": "/predictions"},
+            "requestId": "bench",
+        },
+        "body": json.dumps(rows),
+        "isBase64Encoded": False,
+    }
+
+
+def dependency_closure(package: str) -> set[str]:
+    """The installed distributions a package needs at runtime (no extras), transitively."""
+    seen: set[str] = set()
+    todo = [package]
+    while todo:
+        name = re.split(r"[\s\[<>=!~;(]", todo.pop(), maxsplit=1)[0].lower().replace("_", "-")
+        if name in seen:
+            continue
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        seen.add(name)
+        for requirement in dist.requires or []:
+            # Only unconditional requirements or ones for this platform/python, never extras.
+            if "extra ==" in requirement:
+                continue
+            todo.append(requirement)
+    return seen
+
+
+def installed_mb(names: set[str]) -> float:
+    """Size on disk of the distributions' installed files, in MB."""
+    total = 0
+    for name in names:
+        for file in metadata.distribution(name).files or []:
+            path = file.locate()
+            if path.is_file():
+                total += path.stat().st_size
+    return total / 1e6
+
+
+def main() -> None:
+    """Run every measurement and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(ROOT / "data"))
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    os.environ.setdefault("YIELD_RUNWAY_DATA_URI", args.data)
+    os.environ.setdefault("YIELD_RUNWAY_CONF_SOURCE", str(ROOT / "conf"))
+    os.environ.setdefault("YIELD_RUNWAY_KEDRO_ENV", "local")
+    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+
+    cold = []
+    for _ in range(3):
+        out = subprocess.run(
+            [sys.executable, "-c", COLD_START],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=os.environ,
+        )
+        cold.append([float(x) for x in out.stdout.split()[-2:]])
+    imports, loads = (statistics.median(c[i] for c in cold) for i in (0, 1))
+
+    from yield_runway.serving.lambda_handler import handler
+
+    print(f"Serving benchmark (artefacts: {args.data}; median of {args.repeat} warm runs)")
+    print(
+        f"cold start: import {imports:.3f} s + artefact load {loads:.3f} s = "
+        f"{imports + loads:.3f} s (fresh process, median of 3)"
+    )
+    for n_rows in (1, 1_000, 20_000):
+        event = legacy_event(n_rows)
+        handler(event, None)  # warm-up
+        times = []
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            result = handler(event, None)
+            times.append(time.perf_counter() - started)
+        assert result["statusCode"] == 200, result["body"][:300]
+        print(
+            f"warm handler, {n_rows:>6,} rows: median {statistics.median(times) * 1000:8.1f} ms"
+            f"  (min {min(times) * 1000:.1f}, max {max(times) * 1000:.1f})"
+        )
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (RSS, this process after the 20,000-row runs): {peak_mb:.0f} MB")
+    names = dependency_closure("yield_runway") - {"yield-runway"}
+    print(
+        f"installed runtime dependencies: {len(names)} distributions, "
+        f"{installed_mb(names):.0f} MB (transitive closure of the wheel's requirements)"
+    )
+    print("targets: 20,000 rows < 1000 ms warm; peak memory < 1024 MB")
+
+
+if __name__ == "__main__":
+    main()

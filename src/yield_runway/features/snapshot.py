@@ -1,0 +1,73 @@
+"""Snapshot pool objects (the dataEnriched.json shape) -> one checked row per pool for a run."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from yield_runway.pipelines.data_engineering.nodes import extract_pool_metadata
+
+TEXT_FIELDS = ("pool", "chain", "project", "symbol")
+NUMERIC_FIELDS = ("apy", "tvlUsd", "apyBase", "apyReward")
+COMPONENT_FIELDS = ("apyBase", "apyReward")
+
+
+def _is_number(value: Any) -> bool:
+    """True for a finite JSON number (bool is not a number here)."""
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+def object_problems(objects: Sequence[Any]) -> pd.Series:
+    """Why each snapshot object cannot be used, first reason only; NA where it can be used."""
+    n = len(objects)
+    is_object = np.fromiter((isinstance(o, dict) for o in objects), dtype=bool, count=n)
+    records = [o if ok else {} for o, ok in zip(objects, is_object, strict=True)]
+    frame = pd.DataFrame.from_records(records, columns=["pool", *NUMERIC_FIELDS]).reindex(range(n))
+    has_pool = frame["pool"].map(lambda v: isinstance(v, str) and v.strip() != "").to_numpy(bool)
+    # Any field but `pool` may be null; a present value must be a number, though.
+    bad_number = np.zeros(n, dtype=bool)
+    for field in NUMERIC_FIELDS:
+        values = frame[field]
+        bad_number |= (values.notna() & ~values.map(_is_number).astype(bool)).to_numpy(bool)
+    usable = is_object & has_pool & ~bad_number
+    # A pool listed twice: the later object wins, like the daily `last`.
+    duplicate = np.zeros(n, dtype=bool)
+    pools = frame.loc[usable, "pool"].astype("string").str.strip()
+    duplicate[usable] = pools.duplicated(keep="last").to_numpy()
+    reasons = np.select(
+        [~is_object, ~has_pool, bad_number, duplicate],
+        ["not_an_object", "missing_pool", "non_numeric_value", "duplicate_pool"],
+        default="",
+    )
+    return pd.Series(reasons, dtype="string").replace("", pd.NA)
+
+
+def parse_snapshot(
+    objects: Sequence[Any], params: Mapping[str, Any]
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Checked snapshot rows (one per pool, `position` in the input) and each object's problem.
+
+    `observation` marks rows that training's cleaning would keep (APY and TVL present,
+    non-negative, APY not above `apy_max`): only those advance a pool's feature state.
+    """
+    if not isinstance(objects, list):
+        raise ValueError(f"pools_snapshot must be a JSON array, got {type(objects).__name__}")
+    problems = object_problems(objects)
+    position = np.flatnonzero(problems.isna().to_numpy())
+    valid = [objects[i] for i in position]
+    frame = pd.DataFrame.from_records(valid, columns=[*TEXT_FIELDS, *NUMERIC_FIELDS])
+    text = {f: frame[f].astype("string").str.strip() for f in TEXT_FIELDS}
+    numbers = {f: pd.to_numeric(frame[f], errors="coerce").astype(float) for f in NUMERIC_FIELDS}
+    for field in COMPONENT_FIELDS:
+        # As in cleaning: a negative APY component is unknown, not a reason to drop the pool.
+        numbers[field] = numbers[field].where(numbers[field] >= 0)
+    apy, tvl = numbers["apy"], numbers["tvlUsd"]
+    observation = apy.ge(0) & apy.le(params["apy_max"]) & tvl.ge(0)
+    rows = pd.DataFrame({**text, **numbers, "observation": observation.to_numpy(bool)})
+    flags = extract_pool_metadata(valid, params).set_index("pool")
+    rows = rows.join(flags, on="pool").assign(position=position)
+    return rows, problems

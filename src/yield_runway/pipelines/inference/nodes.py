@@ -1,0 +1,164 @@
+"""Nodes of the inference pipeline: snapshot + feature state + champion -> predictions."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from yield_runway.features import state
+from yield_runway.features.snapshot import parse_snapshot
+
+from .contract import CONTRACT_FIELDS, check_model_features, contract_records, prediction_columns
+
+logger = logging.getLogger(__name__)
+
+ID_COLUMNS = ["pool", "run_timestamp", "date", "chain", "project", "apy", "tvlUsd", "n_samples"]
+OUTPUT_COLUMNS = ["p_stable_up", *CONTRACT_FIELDS, "served"]
+
+
+def resolve_run_timestamp(value: str | None) -> pd.Timestamp:
+    """The run's UTC timestamp: the given ISO time, or now when it is null."""
+    stamp = pd.Timestamp.now(tz="UTC") if value is None else pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    logger.info("Inference run at %s (UTC day %s)", stamp.isoformat(), stamp.date())
+    return stamp
+
+
+def parse_pools_snapshot(
+    pools_snapshot: list[Any], params: dict[str, Any]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Check the snapshot's pool objects, skip and count bad ones, one row per pool."""
+    rows, problems = parse_snapshot(pools_snapshot, params)
+    skipped = {str(k): int(v) for k, v in problems.value_counts().items()}
+    if skipped:
+        logger.warning(
+            "Skipped %d of %d snapshot pool objects: %s",
+            sum(skipped.values()),
+            len(problems),
+            ", ".join(f"{k}={v}" for k, v in sorted(skipped.items())),
+        )
+    n_observed = int(rows["observation"].sum())
+    logger.info(
+        "Snapshot: %d pools; %d usable observations, %d without a valid apy/tvlUsd",
+        len(rows),
+        n_observed,
+        len(rows) - n_observed,
+    )
+    report = {"objects": len(problems), "pools": len(rows), "skipped": skipped}
+    return rows, report
+
+
+def advance_feature_state(
+    feature_state: pd.DataFrame,
+    snapshot_rows: pd.DataFrame,
+    run_timestamp: pd.Timestamp,
+    params: dict[str, Any],
+) -> pd.DataFrame:
+    """Commit pending days before the run's day and store this run's values as pending."""
+    days = state.trailing_days(params)
+    updated = state.update_state(feature_state, snapshot_rows, run_timestamp, days)
+    stale = state.stale_pools(feature_state, run_timestamp)
+    if stale.any():
+        logger.warning(
+            "%d pools have a state newer than this run (%s): left unchanged, not served",
+            int(stale.sum()),
+            run_timestamp.isoformat(),
+        )
+    logger.info("Feature state: %d pools (%d before)", len(updated), len(feature_state))
+    return updated
+
+
+def compute_serving_features(
+    feature_state_updated: pd.DataFrame,
+    snapshot_rows: pd.DataFrame,
+    run_timestamp: pd.Timestamp,
+    categorical_mapping: dict[str, Any],
+    params: dict[str, Any],
+) -> pd.DataFrame:
+    """Every feature of today for each snapshot pool, through the training feature code."""
+    features = state.serving_features(
+        feature_state_updated, snapshot_rows, run_timestamp, categorical_mapping, params
+    )
+    stale = state.stale_pools(feature_state_updated, run_timestamp)
+    stale_pools = set(feature_state_updated.loc[stale, "pool"])
+    return features.assign(
+        snapshot_apy=snapshot_rows["apy"].to_numpy(dtype=float),
+        stale_state=snapshot_rows["pool"].isin(stale_pools).to_numpy(bool),
+    )
+
+
+def use_threads(model: Any, n_jobs: int | None) -> Any:
+    """Set the fitted estimators' n_jobs (Lambda has few vCPUs; threads beyond add overhead)."""
+    if n_jobs is not None:
+        for step in getattr(getattr(model, "model", None), "steps", []):
+            if hasattr(step[1], "n_jobs"):
+                step[1].n_jobs = n_jobs
+    return model
+
+
+def score_pools(
+    serving_features: pd.DataFrame,
+    champion_model: Any,
+    feature_list: list[str],
+    served_params: dict[str, Any],
+    params: dict[str, Any],
+) -> pd.DataFrame:
+    """Calibrated P(Stable/Up) and the contract fields for the served population; null elsewhere."""
+    check_model_features(champion_model, feature_list, "champion_model")
+    model = use_threads(champion_model, params["model_n_jobs"])
+    frame = serving_features
+    # The contract: the snapshot's apy > 0 and enough daily samples, today's included when it is
+    # an observation. A pool with apy but no valid tvlUsd is an unobserved day for the features
+    # (as in training's cleaning) and is scored from its history.
+    served = (
+        frame["snapshot_apy"].gt(0)
+        & frame["n_samples"].ge(served_params["min_samples"])
+        & ~frame["stale_state"]
+    ).to_numpy(bool)
+    p_stable_up = np.full(len(frame), np.nan)
+    if served.any():
+        p_stable_up[served] = model.predict_proba(frame.loc[served, model.features])[:, 1]
+    contract = prediction_columns(p_stable_up).set_index(frame.index)
+    logger.info(
+        "Scored %d of %d pools; %d nulled", int(served.sum()), len(frame), int((~served).sum())
+    )
+    return frame.assign(p_stable_up=p_stable_up, served=served, **contract)
+
+
+def build_hourly_partition(
+    scored: pd.DataFrame,
+    run_timestamp: pd.Timestamp,
+    feature_list: list[str],
+    params: dict[str, Any],
+) -> dict[str, pd.DataFrame]:
+    """One flat table per run, keyed by the run's UTC hour (the monitoring pipeline reads it)."""
+    features = [f for f in feature_list if f not in ID_COLUMNS]
+    table = scored.assign(run_timestamp=run_timestamp)[[*ID_COLUMNS, *features, *OUTPUT_COLUMNS]]
+    return {run_timestamp.strftime(params["partition_format"]): table.reset_index(drop=True)}
+
+
+def enrich_snapshot(pools_snapshot: list[Any], scored: pd.DataFrame) -> list[dict[str, Any]]:
+    """The snapshot's pool objects with `predictions` filled (null where not served)."""
+    predictions = dict(zip(scored["pool"], contract_records(scored), strict=True))
+    empty = dict.fromkeys(CONTRACT_FIELDS)
+    return [
+        {**item, "predictions": predictions.get(item["pool"], empty)}
+        for item in pools_snapshot
+        if isinstance(item, dict) and isinstance(item.get("pool"), str)
+    ]
+
+
+def summarise_run(
+    scored: pd.DataFrame, snapshot_report: dict[str, Any], run_timestamp: pd.Timestamp
+) -> dict[str, Any]:
+    """Counts of the run: snapshot objects, skipped, pools scored and nulled."""
+    served = scored["served"]
+    return {
+        "run_timestamp": run_timestamp.isoformat(),
+        **snapshot_report,
+        "pools_scored": int(served.sum()),
+        "pools_nulled": int((~served).sum()),
+    }

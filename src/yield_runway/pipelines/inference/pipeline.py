@@ -1,0 +1,93 @@
+"""The inference pipeline: hourly snapshot + feature state + champion -> predictions + state."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import (
+    advance_feature_state,
+    build_hourly_partition,
+    compute_serving_features,
+    enrich_snapshot,
+    parse_pools_snapshot,
+    resolve_run_timestamp,
+    score_pools,
+    summarise_run,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Create the inference pipeline."""
+    return Pipeline(
+        [
+            Node(
+                resolve_run_timestamp,
+                inputs="params:inference_run_timestamp",
+                outputs="inference_run_timestamp",
+                name="resolve_run_timestamp",
+            ),
+            Node(
+                parse_pools_snapshot,
+                inputs=["pools_snapshot", "params:data_engineering"],
+                outputs=["snapshot_rows", "snapshot_report"],
+                name="parse_pools_snapshot",
+            ),
+            Node(
+                advance_feature_state,
+                inputs=[
+                    "feature_state",
+                    "snapshot_rows",
+                    "inference_run_timestamp",
+                    "params:feature_engineering",
+                ],
+                outputs="feature_state_updated",
+                name="advance_feature_state",
+            ),
+            Node(
+                compute_serving_features,
+                inputs=[
+                    "feature_state_updated",
+                    "snapshot_rows",
+                    "inference_run_timestamp",
+                    "categorical_mapping",
+                    "params:feature_engineering",
+                ],
+                outputs="serving_features",
+                name="compute_serving_features",
+            ),
+            Node(
+                score_pools,
+                inputs=[
+                    "serving_features",
+                    "champion_model",
+                    "feature_list",
+                    "params:served_population",
+                    "params:inference",
+                ],
+                outputs="scored_pools",
+                name="score_pools",
+            ),
+            Node(
+                build_hourly_partition,
+                inputs=[
+                    "scored_pools",
+                    "inference_run_timestamp",
+                    "feature_list",
+                    "params:inference",
+                ],
+                outputs="hourly_predictions",
+                name="build_hourly_partition",
+            ),
+            Node(
+                enrich_snapshot,
+                inputs=["pools_snapshot", "scored_pools"],
+                outputs="dataEnriched_latest",
+                name="enrich_snapshot",
+            ),
+            Node(
+                summarise_run,
+                inputs=["scored_pools", "snapshot_report", "inference_run_timestamp"],
+                outputs="inference_summary",
+                name="summarise_run",
+            ),
+        ],
+        tags=["inference"],
+    )

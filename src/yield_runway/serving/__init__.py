@@ -1,0 +1,1 @@
+"""AWS Lambda serving: the HTTP predictions API and the hourly scheduled inference run."""

@@ -1,0 +1,102 @@
+"""AWS Lambda entry point: HTTP predictions API (payload 2.0) and the hourly scheduled run.
+
+Routes: `POST /predictions` (legacy: six-feature objects -> [[p_down, p_stable], ...]) and
+`POST /predictions/pools` (snapshot pool objects -> the contract's `predictions` objects).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before any import that reads them: no telemetry, matplotlib's cache under the writable /tmp,
+# Kedro logging from the packaged conf (console only).
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("MPLCONFIGDIR", os.environ.get("TMPDIR", "/tmp"))
+from .config import conf_source  # noqa: E402
+
+if os.path.exists(os.path.join(conf_source(), "logging.yml")):
+    os.environ.setdefault("KEDRO_LOGGING_CONFIG", os.path.join(conf_source(), "logging.yml"))
+
+import logging  # noqa: E402
+from typing import Any  # noqa: E402
+
+from yield_runway.features.daily import ORIGINAL_FEATURES  # noqa: E402
+
+from . import apigateway as http  # noqa: E402
+from .artefacts import ArtefactError, ArtefactStore  # noqa: E402
+from .config import load_config, load_parameters  # noqa: E402, I001
+from .pools import predict_pools  # noqa: E402
+from .scheduled import is_scheduled_event, run_inference  # noqa: E402
+from .validation import RequestError, feature_matrix, json_body, pool_objects  # noqa: E402
+
+logger = logging.getLogger("yield_runway.serving")
+logger.setLevel(logging.INFO)
+
+LEGACY_ROUTE = "POST /predictions"
+POOLS_ROUTE = "POST /predictions/pools"
+
+_store: ArtefactStore | None = None
+
+
+def artefact_store() -> ArtefactStore:
+    """The container's artefact store, created on first use (reused while warm)."""
+    global _store
+    config = load_config()
+    if _store is None or _store.uri != config.data_uri:
+        params = load_parameters(config.conf_source, config.kedro_env)
+        _store = ArtefactStore(
+            config.data_uri, config.artefact_ttl_seconds, params["inference"]["model_n_jobs"]
+        )
+    return _store
+
+
+def legacy_predictions(event: dict[str, Any]) -> dict[str, Any]:
+    """The legacy contract: `{"predictions": [[p_down, p_stable], ...]}` in input order."""
+    import pandas as pd
+
+    config = load_config()
+    matrix = feature_matrix(json_body(event), ORIGINAL_FEATURES, config.max_rows)
+    model = artefact_store().get().legacy_model
+    proba = model.predict_proba(pd.DataFrame(matrix, columns=ORIGINAL_FEATURES))
+    return http.response(200, {"predictions": proba.tolist()})
+
+
+def pool_predictions(event: dict[str, Any]) -> dict[str, Any]:
+    """Snapshot pool objects -> `{"data": [{"pool", "predictions"}, ...]}` in input order."""
+    config = load_config()
+    objects = pool_objects(json_body(event), config.max_rows)
+    params = load_parameters(config.conf_source, config.kedro_env)
+    return http.response(200, {"data": predict_pools(objects, artefact_store(), params)})
+
+
+ROUTES = {LEGACY_ROUTE: legacy_predictions, POOLS_ROUTE: pool_predictions}
+
+
+def handle_http(event: dict[str, Any], request_id: str) -> dict[str, Any]:
+    """Dispatch an API request; bad input -> 400, missing artefacts -> 503, else -> 500."""
+    route = http.route_of(event)
+    try:
+        if route not in ROUTES:
+            return http.response(404, {"error": f"no route {route}", "requestId": request_id})
+        return ROUTES[route](event)
+    except RequestError as error:
+        return http.response(400, {"error": str(error), "requestId": request_id})
+    except ArtefactError as error:
+        logger.error("Artefacts unavailable (request %s): %s", request_id, error)
+        return http.response(503, {"error": str(error), "requestId": request_id})
+    except Exception:
+        # The trace goes to the log, never to the client.
+        logger.exception("Unexpected failure in %s (request %s)", route, request_id)
+        return http.response(500, {"error": "internal error", "requestId": request_id})
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda entry point."""
+    request_id = http.request_id(event, context)
+    if is_scheduled_event(event):
+        # A failure propagates: Lambda marks the invocation failed and EventBridge retries it.
+        return run_inference(event, load_config())
+    if http.is_http_event(event):
+        return handle_http(event, request_id)
+    logger.error("Unsupported event (request %s): keys %s", request_id, sorted(event))
+    raise ValueError(f"Unsupported event with keys {sorted(event)}")

@@ -1,0 +1,97 @@
+"""HTTP request bodies: decode, parse and check them, naming the first problem found."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from yield_runway.features.snapshot import object_problems
+
+PROBLEM_MESSAGES = {
+    "not_an_object": "expected a pool object",
+    "missing_pool": "missing or empty `pool`",
+    "non_numeric_value": "apy, tvlUsd, apyBase and apyReward must be numbers or null",
+    "duplicate_pool": "the same pool is listed twice",
+}
+
+
+class RequestError(ValueError):
+    """A bad request; the message is returned to the client."""
+
+
+def json_body(event: dict[str, Any]) -> Any:
+    """The request body as JSON, base64-decoded first when API Gateway says so."""
+    body = event.get("body")
+    if body is None or body == "":
+        raise RequestError("request body is empty: expected a JSON array")
+    if event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as error:
+            raise RequestError(f"body is not valid base64-encoded UTF-8: {error}") from None
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as error:
+        raise RequestError(f"body is not JSON: {error}") from None
+
+
+def check_rows(body: Any, max_rows: int) -> list[Any]:
+    """A non-empty JSON array of at most `max_rows` items."""
+    if not isinstance(body, list):
+        raise RequestError(f"body must be a JSON array of objects, got {type(body).__name__}")
+    if not body:
+        raise RequestError("body is an empty array: nothing to predict")
+    if len(body) > max_rows:
+        raise RequestError(f"too many rows: {len(body)} > limit {max_rows}")
+    return body
+
+
+def _is_number(value: Any) -> bool:
+    """A JSON number (bool is not one)."""
+    return type(value) in (int, float)
+
+
+def feature_matrix(body: Any, features: Sequence[str], max_rows: int) -> np.ndarray:
+    """Rows of feature objects (keys in any order) -> a float matrix in `features` order."""
+    rows = check_rows(body, max_rows)
+    expected = set(features)
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise RequestError(f"row {i}: expected an object, got {type(row).__name__}")
+        if row.keys() != expected:
+            missing = sorted(expected - row.keys())
+            unknown = sorted(row.keys() - expected)
+            parts = [f"missing feature(s) {', '.join(missing)}"] if missing else []
+            parts += [f"unknown feature(s) {', '.join(map(str, unknown))}"] if unknown else []
+            raise RequestError(f"row {i}: {'; '.join(parts)}")
+    values = [[row[f] for f in features] for row in rows]
+    for i, row in enumerate(values):
+        if not all(map(_is_number, row)):
+            name, value = next(
+                (f, v) for f, v in zip(features, row, strict=True) if not _is_number(v)
+            )
+            raise RequestError(f"row {i}, feature {name}: {json.dumps(value)} is not a number")
+    matrix = np.asarray(values, dtype=float)
+    finite = np.isfinite(matrix)
+    if not finite.all():
+        i, j = np.argwhere(~finite)[0]
+        kind = "NaN" if math.isnan(matrix[i, j]) else "infinite"
+        raise RequestError(f"row {i}, feature {features[j]}: {kind} value is not allowed")
+    return matrix
+
+
+def pool_objects(body: Any, max_rows: int) -> list[dict[str, Any]]:
+    """Raw snapshot pool objects, each usable (a `pool` id, numbers where numbers belong)."""
+    rows = check_rows(body, max_rows)
+    problems = object_problems(rows)
+    bad = problems.notna().to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise RequestError(f"row {i}: {PROBLEM_MESSAGES[problems.iloc[i]]}")
+    return rows

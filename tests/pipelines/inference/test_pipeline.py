@@ -1,0 +1,89 @@
+"""`kedro run --pipeline=inference` after training: all pools scored, contract nulls, idempotent."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from yield_runway.features.state import day_of
+
+
+def _run(root, at: str) -> dict:
+    bootstrap_project(root)
+    params = {"inference_run_timestamp": at}
+    with KedroSession.create(project_path=root, runtime_params=params) as session:
+        return session.run(pipeline_names=["inference"])["inference_summary"].load()
+
+
+@pytest.fixture
+def project(trained_small_project, tmp_path, monkeypatch):
+    root = tmp_path / "project"
+    shutil.copytree(trained_small_project, root)
+    monkeypatch.chdir(root)
+    snapshot = json.loads((root / "data/01_raw/pools_snapshot.json").read_text())
+    snapshot[0]["apy"] = 0.0  # apy <= 0: null
+    snapshot[1]["apy"] = None  # apy null: null
+    snapshot[2]["tvlUsd"] = None  # not an observation today, still scored from history
+    snapshot += [
+        {"pool": "brand-new", "chain": "Base", "project": "new-dex", "apy": 5.0, "tvlUsd": 1e6},
+        "not an object",
+        {"chain": "Base", "apy": 1.0},
+        {"pool": "bad-number", "apy": "12%", "tvlUsd": 1.0},
+    ]
+    (root / "data/01_raw/pools_snapshot.json").write_text(json.dumps(snapshot))
+    last_day = pd.read_parquet(root / "data/03_primary/pools_daily.parquet")["date"].max()
+    return root, snapshot, last_day
+
+
+def test_inference_scores_every_pool_with_contract_nulls(project):
+    root, snapshot, last_day = project
+    at = (last_day + pd.Timedelta(days=1, hours=3, minutes=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    summary = _run(root, at)
+    key = pd.Timestamp(at).strftime("%Y-%m-%dT%H")
+    table = pd.read_parquet(root / f"data/07_model_output/hourly_predictions/{key}.parquet")
+    valid = [o for o in snapshot if isinstance(o, dict) and isinstance(o.get("pool"), str)]
+    valid = [o for o in valid if o["pool"] != "bad-number"]
+    assert list(table["pool"]) == [o["pool"] for o in valid]
+    assert summary["skipped"] == {"not_an_object": 1, "missing_pool": 1, "non_numeric_value": 1}
+    apy = pd.Series([o.get("apy") for o in valid], dtype=float)
+    expected_null = ~(apy.gt(0) & table["n_samples"].ge(7)).to_numpy()
+    assert (table["predictedClass"].isna().to_numpy() == expected_null).all()
+    assert table.loc[expected_null, ["p_stable_up", "binnedConfidence"]].isna().all().all()
+    assert not table.loc[~expected_null, ["p_stable_up", "binnedConfidence"]].isna().any().any()
+    assert expected_null[:2].all() and not expected_null[2] and expected_null[-1]  # brand-new
+    served = table.loc[~expected_null]
+    assert served["predictedProbability"].between(50, 100).all()
+    assert set(served["binnedConfidence"]) == {1, 2, 3}
+    assert (served["date"] == day_of(at)).all()
+    assert summary["pools_scored"] == len(served)
+    assert summary["pools_nulled"] == int(expected_null.sum())
+
+    enriched = json.loads((root / "data/07_model_output/dataEnriched_latest.json").read_text())
+    assert [o["pool"] for o in enriched] == [
+        o["pool"] for o in snapshot if isinstance(o, dict) and "pool" in o
+    ]
+    assert enriched[0]["predictions"] == dict.fromkeys(
+        ["predictedClass", "predictedProbability", "binnedConfidence"]
+    )
+    assert enriched[3]["predictions"]["binnedConfidence"] in (1, 2, 3)
+
+
+def test_a_second_run_in_the_same_hour_changes_no_state(project):
+    root, snapshot, last_day = project
+    first = (last_day + pd.Timedelta(days=1, hours=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _run(root, first)
+    state_path = root / "data/04_feature/feature_state.parquet"
+    after_first = pd.read_parquet(state_path)
+    _run(root, first)
+    pd.testing.assert_frame_equal(after_first, pd.read_parquet(state_path))
+    # The next day commits the pending day once.
+    _run(root, (last_day + pd.Timedelta(days=2, hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    after_next = pd.read_parquet(state_path).set_index("pool")
+    before = after_first.set_index("pool")
+    pool = snapshot[5]["pool"]  # observed in both runs
+    assert after_next.loc[pool, "count"] == before.loc[pool, "count"] + 1
