@@ -59,6 +59,13 @@ def test_scheduled_event_runs_inference_on_s3(
     assert len(table) == n_pools
     latest = s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}/07_model_output/dataEnriched_latest.json")
     assert len(json.loads(latest["Body"].read())) == n_pools
+    # Monitoring ran after inference, on the stored run, and wrote its reports to S3.
+    assert summary["monitoring"]["status"] == "ok"
+    assert summary["monitoring"]["alert"] in {"no_flag", "not_configured"}
+    drift_key = f"{PREFIX}/08_reporting/monitoring/drift_summary.json"
+    drift = json.loads(s3.get_object(Bucket=BUCKET, Key=drift_key)["Body"].read())
+    assert drift["n_current"] == n_pools
+    assert drift["drift_flagged"] == summary["monitoring"]["drift_flagged"]
     after = _state(s3)
     assert (after["pending_date"] == pd.Timestamp(at).tz_localize(None).floor("D")).all()
     assert not after.equals(before)
@@ -139,3 +146,19 @@ def test_handler_runs_from_a_read_only_package_copy(s3_artefacts, trained_small_
     finally:
         for path in [task_root, *task_root.rglob("*")]:
             path.chmod(path.stat().st_mode | stat.S_IWUSR)
+
+
+def test_a_monitoring_failure_does_not_fail_the_hourly_run(
+    s3_artefacts, trained_small_project, tmp_path, monkeypatch
+):
+    s3, last_day = s3_artefacts
+    monkeypatch.setenv("YIELD_RUNWAY_CONF_SOURCE", str(trained_small_project / "conf"))
+    monkeypatch.setenv("YIELD_RUNWAY_PROJECT_PATH", str(tmp_path))
+    # Without its training reference, monitoring cannot run; the predictions must still land.
+    s3.delete_object(Bucket=BUCKET, Key=f"{PREFIX}/06_models/feature_reference.json")
+    at = (last_day + pd.Timedelta(days=1, hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    summary = lambda_handler.handler(schedule_event(at), Context())
+    assert summary["pools_scored"] > 0
+    assert summary["monitoring"]["status"] == "failed"
+    key = f"{PREFIX}/07_model_output/hourly_predictions/{pd.Timestamp(at):%Y-%m-%dT%H}.parquet"
+    assert s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"] > 0

@@ -26,7 +26,7 @@ from . import apigateway as http  # noqa: E402
 from .artefacts import ArtefactError, ArtefactStore  # noqa: E402
 from .config import load_config, load_parameters  # noqa: E402, I001
 from .pools import predict_pools  # noqa: E402
-from .scheduled import is_scheduled_event, run_inference  # noqa: E402
+from .scheduled import is_scheduled_event, run_scheduled  # noqa: E402
 from .validation import RequestError, feature_matrix, json_body, pool_objects  # noqa: E402
 
 logger = logging.getLogger("yield_runway.serving")
@@ -94,8 +94,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point."""
     request_id = http.request_id(event, context)
     if is_scheduled_event(event):
-        # A failure propagates: Lambda marks the invocation failed and EventBridge retries it.
-        return run_inference(event, load_config())
+        # An inference failure propagates: Lambda marks the invocation failed and EventBridge
+        # retries it; a monitoring failure is only reported in the summary.
+        return run_scheduled(event, load_config())
     if http.is_http_event(event):
         return handle_http(event, request_id)
     logger.error("Unsupported event (request %s): keys %s", request_id, sorted(event))

@@ -1,4 +1,4 @@
-"""The hourly EventBridge run: the packaged `inference` pipeline through a KedroSession."""
+"""The hourly EventBridge run: the packaged `inference` pipeline, then `monitoring`."""
 
 from __future__ import annotations
 
@@ -16,23 +16,59 @@ def is_scheduled_event(event: dict[str, Any]) -> bool:
     return event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event"
 
 
-def run_inference(event: dict[str, Any], config: ServingConfig) -> dict[str, Any]:
-    """Run `inference` for the event's scheduled time; return the run's summary."""
+def _session(config: ServingConfig, runtime_params: dict[str, Any] | None = None):
+    """A KedroSession on the packaged project and conf (one run per session)."""
     from kedro.framework.project import configure_project
     from kedro.framework.session import KedroSession
 
-    started = time.perf_counter()
     configure_project("yield_runway")
-    # The scheduled time, not "now": a retried event rewrites the same hourly partition.
-    runtime_params = {"inference_run_timestamp": event.get("time")}
-    with KedroSession.create(
+    return KedroSession.create(
         project_path=config.project_path,
         conf_source=config.conf_source,
         env=config.kedro_env,
         runtime_params=runtime_params,
-    ) as session:
+    )
+
+
+def run_inference(event: dict[str, Any], config: ServingConfig) -> dict[str, Any]:
+    """Run `inference` for the event's scheduled time; return the run's summary."""
+    started = time.perf_counter()
+    # The scheduled time, not "now": a retried event rewrites the same hourly partition.
+    with _session(config, {"inference_run_timestamp": event.get("time")}) as session:
         outputs = session.run(pipeline_names=["inference"])
     summary = dict(outputs["inference_summary"].load())
     summary["seconds"] = round(time.perf_counter() - started, 3)
     logger.info("Scheduled inference done: %s", summary)
+    return summary
+
+
+def run_monitoring(config: ServingConfig) -> dict[str, Any]:
+    """Run `monitoring` on the stored runs; a failure is logged and reported, never raised."""
+    started = time.perf_counter()
+    try:
+        with _session(config) as session:
+            session.run(pipeline_names=["monitoring"])
+            catalog = session.load_context().catalog
+            drift = catalog.load("monitoring_drift_summary")
+            realised = catalog.load("monitoring_realised_summary")
+            alerts = catalog.load("monitoring_alerts")
+    except Exception:
+        # Predictions are already written: a monitoring problem must not fail (and retry) them.
+        logger.exception("Scheduled monitoring failed")
+        return {"status": "failed", "seconds": round(time.perf_counter() - started, 3)}
+    summary = {
+        "status": "ok",
+        "drift_flagged": bool(drift.get("drift_flagged")),
+        "decay_flagged": bool(realised.get("decay_flagged")),
+        "alert": alerts.get("status"),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    logger.info("Scheduled monitoring done: %s", summary)
+    return summary
+
+
+def run_scheduled(event: dict[str, Any], config: ServingConfig) -> dict[str, Any]:
+    """The hourly job: inference (failures propagate), then monitoring (failures are reported)."""
+    summary = run_inference(event, config)
+    summary["monitoring"] = run_monitoring(config)
     return summary
