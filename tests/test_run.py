@@ -85,7 +85,7 @@ def test_s3_env_reads_the_public_bucket_anonymously(small_project, s3_server):
         catalog = session.load_context().catalog
         for name in ("pools_history", "pools_snapshot"):
             assert catalog[name]._protocol == "s3" and catalog[name]._fs.anon is True
-        history = catalog.load("pools_history")
+        history = catalog.load("pools_history").to_pandas()  # lazy batches, materialised here
         assert len(history) == len(raw) and history["pool"].nunique() == 10
         session.run(pipeline_names=["data_engineering"])
     report = json.loads((root / "data/08_reporting/cleaning_report.json").read_text())

@@ -9,11 +9,12 @@ import pytest
 from tests.conftest import load_parameters, make_raw_history
 from yield_runway.features import daily, state
 from yield_runway.features.snapshot import parse_snapshot
-from yield_runway.pipelines.data_engineering.nodes import (
-    aggregate_daily,
-    clean_pools_history,
-    extract_pool_metadata,
-)
+from yield_runway.pipelines.data_engineering.nodes import extract_pool_metadata
+
+# The whole-file path, proven identical to the streaming nodes by
+# tests/pipelines/data_engineering/test_streaming_matches_reference.py; it also yields the
+# clean per-snapshot rows this test replays hour by hour.
+from yield_runway.pipelines.data_engineering.reference import aggregate_daily, clean_pools_history
 from yield_runway.pipelines.feature_engineering.nodes import (
     compute_pool_features,
     fit_categorical_mapping,

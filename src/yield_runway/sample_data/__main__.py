@@ -24,6 +24,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", default="data/01_raw", help="output directory")
     parser.add_argument("--no-faults", action="store_true", help="no duplicates or bad rows")
     parser.add_argument("--compresslevel", type=int, default=6, help="gzip level 1-9")
+    parser.add_argument(
+        "--uncompressed",
+        action="store_true",
+        help="write plain pools_history.csv (like the real pools.csv) instead of .csv.gz",
+    )
     return parser.parse_args(argv)
 
 
@@ -41,7 +46,9 @@ def main(argv: list[str] | None = None) -> None:
             spec.faults,
         )
     began = time.perf_counter()
-    summary = write(spec, args.out, compresslevel=args.compresslevel)
+    summary = write(
+        spec, args.out, compresslevel=args.compresslevel, compress=not args.uncompressed
+    )
     summary.update(n_pools=spec.n_pools, seconds=round(time.perf_counter() - began, 1))
     print(json.dumps(summary))
 

@@ -9,6 +9,7 @@ expanding statistics (mu, sigma, count) are computed from.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -36,6 +37,8 @@ from yield_runway.sample_data.catalogue import (
 )
 
 HISTORY_FILE = "pools_history.csv.gz"
+# Uncompressed, like the real pools.csv: what the data engineering benchmarks read.
+PLAIN_HISTORY_FILE = "pools_history.csv"
 SNAPSHOT_FILE = "pools_snapshot.json"
 HISTORY_COLUMNS = [
     "timestamp",
@@ -838,21 +841,28 @@ def _csv_bytes(table: pa.Table) -> bytes:
     return buf.getvalue()
 
 
-def write(spec: SampleSpec, out_dir: str | Path, compresslevel: int = 6) -> dict[str, Any]:
-    """Stream the history to `pools_history.csv.gz` and write `pools_snapshot.json`."""
+def write(
+    spec: SampleSpec, out_dir: str | Path, compresslevel: int = 6, compress: bool = True
+) -> dict[str, Any]:
+    """Stream the history to `pools_history.csv.gz` (or plain `.csv`) and the snapshot JSON."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     world = build_world(spec)
     n_rows = 0
-    with (
-        open(out / HISTORY_FILE, "wb") as raw,
-        gzip.GzipFile(
-            filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=compresslevel
-        ) as gz,
-    ):
-        gz.write((",".join(HISTORY_COLUMNS) + "\n").encode())
+    with contextlib.ExitStack() as stack:
+        raw = stack.enter_context(
+            open(out / (HISTORY_FILE if compress else PLAIN_HISTORY_FILE), "wb")
+        )
+        sink = raw
+        if compress:
+            sink = stack.enter_context(
+                gzip.GzipFile(
+                    filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=compresslevel
+                )
+            )
+        sink.write((",".join(HISTORY_COLUMNS) + "\n").encode())
         for chunk in iter_history(world):
-            gz.write(_csv_bytes(chunk))
+            sink.write(_csv_bytes(chunk))
             n_rows += chunk.num_rows
     snapshot = world_snapshot(world)
     (out / SNAPSHOT_FILE).write_text(json.dumps(snapshot, indent=1) + "\n")

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from yield_runway.pipelines.data_engineering.nodes import (
-    aggregate_daily,
-    clean_pools_history,
+    build_daily_grid,
     extract_pool_metadata,
+    reduce_pools_history,
 )
 
 COLUMNS = [
@@ -42,7 +42,7 @@ def de_params(parameters) -> dict:
 def test_missing_column_is_named(de_params):
     raw = _raw([_good("2025-01-01T00:00:00.000Z")]).drop(columns=["apy", "chain"])
     with pytest.raises(ValueError, match=r"missing required column\(s\): chain, apy"):
-        clean_pools_history(raw, de_params)
+        reduce_pools_history(raw, de_params)
 
 
 def test_bad_rows_are_dropped_and_counted(de_params, caplog):
@@ -62,7 +62,7 @@ def test_bad_rows_are_dropped_and_counted(de_params, caplog):
         _good("2025-01-01T08:00:00.000Z", apy="7.5"),
     ]
     with caplog.at_level("INFO"):
-        clean, report = clean_pools_history(_raw(rows), de_params)
+        daily, report = reduce_pools_history(_raw(rows), {**de_params, "daily_aggregation": "mean"})
     assert report["dropped_by_reason"] == {
         "duplicate_row": 1,
         "missing_pool": 2,
@@ -75,8 +75,9 @@ def test_bad_rows_are_dropped_and_counted(de_params, caplog):
         "apy_outlier": 0,
     }
     assert report["rows_raw"] == 13 and report["rows_clean"] == 2
-    assert clean["apy"].tolist() == [5.0, 7.5]
-    assert str(clean["timestamp"].dt.tz) == "UTC"
+    # The two clean rows (5.0 at 01:00 and 7.5 at 08:00 UTC) make one pool-day.
+    assert daily["apy"].tolist() == [6.25]
+    assert daily["date"].tolist() == [pd.Timestamp("2025-01-01")]
     assert "dropped duplicate_row=1, missing_pool=2" in caplog.text
 
 
@@ -84,15 +85,17 @@ def test_apy_outliers_above_quantile_are_dropped(de_params):
     rows = [
         _good(f"2025-01-01T{h:02d}:00:00.000Z", apy=str(a)) for h, a in enumerate([1, 2, 3, 9e4])
     ]
-    clean, report = clean_pools_history(_raw(rows), {**de_params, "apy_outlier_quantile": 0.7})
-    assert clean["apy"].tolist() == [1.0, 2.0, 3.0]
+    params = {**de_params, "apy_outlier_quantile": 0.7, "daily_aggregation": "mean"}
+    daily, report = reduce_pools_history(_raw(rows), params)
+    assert daily["apy"].tolist() == [2.0]
+    assert report["rows_clean"] == 3
     assert report["dropped_by_reason"]["apy_outlier"] == 1
 
 
 def test_optional_columns_may_be_absent(de_params):
     raw = _raw([_good("2025-01-01T00:00:00.000Z")]).drop(columns=["apyBase", "apyReward"])
-    clean, _ = clean_pools_history(raw, de_params)
-    assert "apyReward" not in clean.columns and clean["apy"].tolist() == [5.0]
+    daily, _ = reduce_pools_history(raw, de_params)
+    assert "apyReward" not in daily.columns and daily["apy"].tolist() == [5.0]
 
 
 def test_snapshot_flags_are_encoded():
@@ -110,35 +113,30 @@ def test_snapshot_flags_are_encoded():
     assert meta["exposure"].tolist()[:2] == [0.0, 1.0] and np.isnan(meta["exposure"][2])
 
 
-def _clean(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "timestamp": pd.to_datetime([r[0] for r in rows], utc=True),
-            "pool": [r[1] for r in rows],
-            "chain": "Ethereum",
-            "project": "aave-v3",
-            "symbol": "USDC",
-            "tvlUsd": 100.0,
-            "apy": [r[2] for r in rows],
-            "apyBase": np.nan,
-            "apyReward": np.nan,
-        }
+def _history(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
+    """Raw text rows of one chain/project/symbol, constant TVL and no APY components."""
+    return _raw(
+        [
+            [ts, pool, "Ethereum", "aave-v3", "USDC", "100", str(apy), None, None]
+            for ts, pool, apy in rows
+        ]
     )
 
 
 @pytest.mark.parametrize("how, expected", [("last", 3.0), ("mean", 2.0), ("median", 2.0)])
-def test_daily_aggregation_and_grid(how, expected):
-    clean = _clean(
+def test_daily_aggregation_and_grid(how, expected, de_params):
+    raw = _history(
         [
             ("2025-01-01T01:00:00Z", "p1", 1.0),
-            ("2025-01-01T12:00:00Z", "p1", 2.0),
             ("2025-01-01T23:59:00Z", "p1", 3.0),
+            ("2025-01-01T12:00:00Z", "p1", 2.0),  # out of order: "last" means latest in time
             ("2025-01-04T05:00:00Z", "p1", 8.0),
             ("2025-01-02T05:00:00Z", "p2", 4.0),
         ]
     )
     meta = pd.DataFrame({"pool": ["p1"], "stablecoin": [1.0], "ilRisk": [0.0], "exposure": [0.0]})
-    daily = aggregate_daily(clean, meta, {"daily_aggregation": how})
+    observed, _ = reduce_pools_history(raw, {**de_params, "daily_aggregation": how})
+    daily = build_daily_grid(observed, meta)
     p1 = daily.loc[daily["pool"] == "p1"]
     # A regular grid: the two missing days are rows with no observation.
     assert p1["date"].dt.strftime("%m-%d").tolist() == ["01-01", "01-02", "01-03", "01-04"]
@@ -149,10 +147,9 @@ def test_daily_aggregation_and_grid(how, expected):
     assert len(p2) == 1 and np.isnan(p2["stablecoin"].iloc[0])
 
 
-def test_daily_aggregation_rejects_unknown_method():
+def test_daily_aggregation_rejects_unknown_method(de_params):
     with pytest.raises(ValueError, match="daily_aggregation"):
-        aggregate_daily(
-            _clean([("2025-01-01T01:00:00Z", "p1", 1.0)]),
-            pd.DataFrame(),
-            {"daily_aggregation": "max"},
+        reduce_pools_history(
+            _history([("2025-01-01T01:00:00Z", "p1", 1.0)]),
+            {**de_params, "daily_aggregation": "max"},
         )

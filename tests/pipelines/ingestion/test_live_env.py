@@ -73,7 +73,7 @@ def test_live_env_ingests_into_the_raw_entries_training_reads(api, project):
         session.run(pipeline_names=["ingestion"])
         catalog = session.load_context().catalog
         # Read back through the live catalog entries the training pipeline will use.
-        history = catalog.load("pools_history")
+        history = catalog.load("pools_history").to_pandas()  # lazy batches, materialised here
         snapshot = catalog.load("pools_snapshot")
         summary = catalog.load("ingestion_summary")
 

@@ -3,111 +3,183 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+
+from . import partials
+from .grid import DAILY_VALUE_COLUMNS, POOL_ATTRIBUTE_COLUMNS, daily_grid
+from .validation import StreamState, validate_batch
 
 logger = logging.getLogger(__name__)
 
-NUMERIC_COLUMNS = ("tvlUsd", "apy")
-DAILY_VALUE_COLUMNS = ("apy", "apyBase", "apyReward", "tvlUsd")
-POOL_ATTRIBUTE_COLUMNS = ("chain", "project", "symbol")
+AGGREGATIONS = ("last", "mean", "median")
 
 
-def _check_columns(frame: pd.DataFrame, required: list[str], name: str) -> None:
+def _batches(pools_history: Iterable[pa.RecordBatch] | pd.DataFrame) -> Iterable[pa.RecordBatch]:
+    """Arrow batches of text from a lazy CSV (the catalog's) or an in-memory frame (one batch)."""
+    if isinstance(pools_history, pd.DataFrame):
+        return pa.Table.from_pandas(
+            pools_history.astype("string"), preserve_index=False
+        ).to_batches()
+    return pools_history
+
+
+def _check_columns(names: list[str], required: list[str], name: str) -> None:
     """Raise a ValueError naming every required column that is missing."""
-    missing = [column for column in required if column not in frame.columns]
+    missing = [column for column in required if column not in names]
     if missing:
         raise ValueError(
             f"{name} is missing required column(s): {', '.join(missing)}; "
-            f"found: {', '.join(map(str, frame.columns))}"
+            f"found: {', '.join(map(str, names))}"
         )
 
 
-def _is_blank(values: pd.Series) -> np.ndarray:
-    """True where a raw text value is null, empty or the text 'nan'."""
-    text = values.astype("string").str.strip().str.lower().fillna("")
-    return text.isin(["", "nan"]).to_numpy(dtype=bool)
+def _pass(
+    pools_history: Iterable[pa.RecordBatch] | pd.DataFrame,
+    params: dict[str, Any],
+    how: str,
+    threshold: float | None,
+) -> dict[str, Any]:
+    """One pass over the history: validation and partial aggregates of the clean rows.
 
-
-def _as_float(values: pd.Series) -> np.ndarray:
-    """Parse text as float; anything unparsable becomes NaN."""
-    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-
-
-def clean_pools_history(
-    pools_history: pd.DataFrame, params: dict[str, Any]
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Validate the raw history schema, drop and count bad rows and APY outliers."""
-    required = list(params["required_columns"])
-    _check_columns(pools_history, required, "pools_history")
-    optional = [c for c in params["optional_numeric_columns"] if c in pools_history.columns]
-    raw = pools_history[required + optional]
-    n_raw = len(raw)
-
-    # Exact duplicates are judged on the raw text, before any parsing can merge distinct rows.
-    duplicate = raw.duplicated(keep="first").to_numpy(dtype=bool)
-    timestamp = pd.to_datetime(raw["timestamp"], errors="coerce", utc=True, format="ISO8601")
-    apy = _as_float(raw["apy"])
-    tvl = _as_float(raw["tvlUsd"])
-    apy_blank = _is_blank(raw["apy"])
-
-    # Each bad row is counted once, under the first reason that applies, in this order.
-    reasons = {
-        "duplicate_row": duplicate,
-        "missing_pool": _is_blank(raw["pool"]),
-        "unparsable_timestamp": timestamp.isna().to_numpy(dtype=bool),
-        "missing_apy": apy_blank,
-        "non_numeric_apy": ~apy_blank & ~np.isfinite(apy),
-        "negative_apy": apy < 0,
-        "absurd_apy": apy > params["apy_max"],
-        "invalid_tvl": ~np.isfinite(tvl) | (tvl < 0),
+    Rows with APY above the batch's guard threshold (or above `threshold`, when the outlier cap
+    is already known) are kept aside as "suspects" rather than aggregated: the cap is only known
+    at the end, and only rows at or below it may enter the daily values.
+    """
+    state: StreamState | None = None
+    values: list[str] = []
+    value_parts, attribute_parts, suspects, clean_apy, guards = [], [], [], [], []
+    for batch in _batches(pools_history):
+        if state is None:
+            names = list(batch.schema.names)
+            _check_columns(names, list(params["required_columns"]), "pools_history")
+            optional = [c for c in params["optional_numeric_columns"] if c in names]
+            state = StreamState(list(params["required_columns"]), optional, params["apy_max"])
+            values = [c for c in DAILY_VALUE_COLUMNS if c in ("apy", "tvlUsd", *optional)]
+        rows = validate_batch(batch, state)
+        apy = rows["apy"].to_numpy()
+        clean_apy.append(apy)
+        if threshold is None:
+            guard = (
+                float(np.quantile(apy, params["apy_outlier_guard_quantile"]))
+                if len(apy)
+                else np.inf
+            )
+        else:
+            guard = threshold
+        guards.append(guard)
+        high = apy > guard
+        if high.any():
+            if threshold is None:  # with the cap known, rows above it are simply outliers
+                suspects.append(rows[high])
+            rows = rows[~high]
+        value_parts.append(partials.value_partial(rows, values, how))
+        attribute_parts.append(partials.attribute_partial(rows))
+        value_parts, attribute_parts = _compact(value_parts, attribute_parts, values, how)
+    if state is None:
+        raise ValueError("pools_history is empty: not even a header row")
+    return {
+        "state": state,
+        "values": values,
+        "value_parts": value_parts,
+        "attribute_parts": attribute_parts,
+        "suspects": suspects,
+        # 8 bytes per clean row: the exact outlier quantile needs every clean APY value.
+        "clean_apy": np.concatenate(clean_apy) if clean_apy else np.zeros(0),
+        "guard": max(guards, default=-np.inf),
     }
-    drop = np.zeros(n_raw, dtype=bool)
-    dropped: dict[str, int] = {}
-    for reason, mask in reasons.items():
-        new = mask & ~drop
-        dropped[reason] = int(new.sum())
-        drop |= new
 
-    keep = ~drop
-    clean = pd.DataFrame(
-        {
-            "timestamp": timestamp[keep],
-            "pool": raw["pool"].astype("string").str.strip()[keep],
-            **{c: raw[c].astype("string")[keep] for c in POOL_ATTRIBUTE_COLUMNS},
-            "tvlUsd": tvl[keep],
-            "apy": apy[keep],
-        }
+
+def _compact(
+    value_parts: list[pd.DataFrame],
+    attribute_parts: list[pd.DataFrame],
+    values: list[str],
+    how: str,
+) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+    """Combine the partials so far once they are many: memory stays near the output's size."""
+    if how != "median" and len(value_parts) >= 16:
+        value_parts = [partials.combine_values(value_parts, values, how)]
+    if len(attribute_parts) >= 16:
+        attribute_parts = [partials.combine_attributes(attribute_parts)]
+    return value_parts, attribute_parts
+
+
+def reduce_pools_history(
+    pools_history: Iterable[pa.RecordBatch] | pd.DataFrame, params: dict[str, Any]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Validate the raw history, drop and count bad rows and APY outliers, reduce to pool-days."""
+    how = params["daily_aggregation"]
+    if how not in AGGREGATIONS:
+        raise ValueError(f"daily_aggregation must be last, mean or median, got {how!r}")
+    run = _pass(pools_history, params, how, threshold=None)
+    clean_apy = run["clean_apy"]
+    cap = (
+        float(pd.Series(clean_apy).quantile(params["apy_outlier_quantile"]))
+        if len(clean_apy)
+        else np.inf
     )
-    for column in optional:
-        values = _as_float(raw[column][keep])
-        # A negative or non-finite component is unknown, not a reason to lose the row.
-        clean[column] = np.where(np.isfinite(values) & (values >= 0), values, np.nan)
+    if run["guard"] > cap:
+        # Some batch's guard was above the final cap, so outliers may be in its aggregates:
+        # rare (it takes APYs that fall a lot later in the file); a second pass is exact.
+        logger.info("APY outlier cap %.4g below a batch guard: second pass", cap)
+        run = _pass(pools_history, params, how, threshold=cap)
+    state, values = run["state"], run["values"]
+    kept = [s[s["apy"].to_numpy() <= cap] for s in run["suspects"]]
+    if kept:
+        rows = pd.concat(kept, ignore_index=True)
+        run["value_parts"].append(partials.value_partial(rows, values, how, in_seq_order=False))
+        run["attribute_parts"].append(partials.attribute_partial(rows, in_seq_order=False))
+    observed = _observed_days(run, values, how)
 
-    cap = float(clean["apy"].quantile(params["apy_outlier_quantile"])) if len(clean) else np.inf
-    outlier = clean["apy"] > cap
-    dropped["apy_outlier"] = int(outlier.sum())
-    clean = clean.loc[~outlier].sort_values(["pool", "timestamp"], kind="stable")
-    clean = clean.reset_index(drop=True)
-
+    dropped = dict(state.dropped)
+    dropped["apy_outlier"] = int((clean_apy > cap).sum())
+    n_clean = len(clean_apy) - dropped["apy_outlier"]
     report = {
-        "rows_raw": n_raw,
-        "rows_clean": len(clean),
-        "rows_dropped": n_raw - len(clean),
+        "rows_raw": state.rows,
+        "rows_clean": n_clean,
+        "rows_dropped": state.rows - n_clean,
         "dropped_by_reason": dropped,
-        "apy_outlier_cap": cap,
-        "pools": int(clean["pool"].nunique()),
+        "apy_outlier_cap": cap if len(clean_apy) else np.inf,
+        "pools": int(observed["pool"].nunique()),
     }
     logger.info(
         "Cleaned pools_history: kept %d of %d rows; dropped %s (APY outlier cap %.4g%%)",
-        len(clean),
-        n_raw,
+        n_clean,
+        state.rows,
         ", ".join(f"{k}={v}" for k, v in dropped.items()),
         cap,
     )
-    return clean, report
+    return observed, report
+
+
+def _observed_days(run: dict[str, Any], values: list[str], how: str) -> pd.DataFrame:
+    """Observed pool-days (pool, date, daily values, pool attributes) from the partials."""
+    state = run["state"]
+    names = {c: np.array(state.codes[c].names + [None], dtype=object) for c in state.codes}
+    if run["value_parts"]:
+        combined = partials.combine_values(run["value_parts"], values, how)
+        attributes = partials.combine_attributes(run["attribute_parts"])
+    else:
+        combined = pd.DataFrame({"key": np.zeros(0, np.int64), **{v: [] for v in values}})
+        attributes = pd.DataFrame(
+            {"key": np.zeros(0, np.int64), **{a: [] for a in POOL_ATTRIBUTE_COLUMNS}}
+        )
+    daily = partials.finish_values(combined, values, how)
+    pool, date = partials.split_keys(daily["key"].to_numpy())
+    observed = pd.DataFrame({"pool": pd.array(names["pool"][pool], dtype="string"), "date": date})
+    for v in values:
+        observed[v] = daily[v].to_numpy(dtype=float)
+    pool_attributes = pd.DataFrame(
+        {"pool": pd.array(names["pool"][attributes["key"].to_numpy()], dtype="string")}
+    )
+    for a in POOL_ATTRIBUTE_COLUMNS:
+        codes = attributes[a].fillna(-1).to_numpy(dtype=np.int64)
+        pool_attributes[a] = pd.array(names[a][codes], dtype="string")
+    return observed.merge(pool_attributes, on="pool", how="left")
 
 
 FLAG_VALUES = {
@@ -136,40 +208,10 @@ def extract_pool_metadata(
     return metadata
 
 
-def aggregate_daily(
-    pools_clean: pd.DataFrame, pool_metadata: pd.DataFrame, params: dict[str, Any]
+def build_daily_grid(
+    pools_daily_observed: pd.DataFrame, pool_metadata: pd.DataFrame
 ) -> pd.DataFrame:
-    """Reduce snapshots to one row per pool per calendar day on a regular daily grid."""
-    how = params["daily_aggregation"]
-    if how not in {"last", "mean", "median"}:
-        raise ValueError(f"daily_aggregation must be last, mean or median, got {how!r}")
-    frame = pools_clean.assign(date=pools_clean["timestamp"].dt.tz_convert(None).dt.floor("D"))
-    values = [c for c in DAILY_VALUE_COLUMNS if c in frame.columns]
-    # Input is sorted by pool then timestamp, so "last" is the day's latest snapshot.
-    daily = frame.groupby(["pool", "date"], sort=True, observed=True)[values].agg(how)
-
-    # Static attributes: a pool's latest chain/project/symbol applies to its whole grid.
-    attributes = frame.groupby("pool", sort=True)[list(POOL_ATTRIBUTE_COLUMNS)].last()
-    span = daily.reset_index().groupby("pool", sort=True)["date"].agg(["min", "max"])
-    n_days = ((span["max"] - span["min"]).dt.days + 1).to_numpy()
-    pools = np.repeat(span.index.to_numpy(), n_days)
-    offsets = np.arange(n_days.sum()) - np.repeat(np.cumsum(n_days) - n_days, n_days)
-    dates = np.repeat(span["min"].to_numpy(), n_days) + offsets.astype("timedelta64[D]")
-    grid = pd.DataFrame({"pool": pools, "date": dates})
-
-    grid = grid.merge(daily.reset_index(), on=["pool", "date"], how="left")
-    grid = grid.merge(attributes.reset_index(), on="pool", how="left")
-    grid = grid.merge(pool_metadata, on="pool", how="left")
-    for column in ("apyBase", "apyReward"):
-        if column not in grid.columns:
-            grid[column] = np.nan
-    grid["observed"] = grid["apy"].notna()
-    logger.info(
-        "Daily grid: %d pools, %d pool-days (%d observed), %s to %s",
-        len(span),
-        len(grid),
-        int(grid["observed"].sum()),
-        grid["date"].min().date() if len(grid) else None,
-        grid["date"].max().date() if len(grid) else None,
-    )
-    return grid
+    """Spread the observed pool-days over a regular daily grid per pool, with its metadata."""
+    attributes = pools_daily_observed.drop_duplicates("pool")[["pool", *POOL_ATTRIBUTE_COLUMNS]]
+    daily = pools_daily_observed.drop(columns=list(POOL_ATTRIBUTE_COLUMNS))
+    return daily_grid(daily, attributes, pool_metadata)

@@ -1,8 +1,8 @@
-"""The data_engineering pipeline: raw history -> clean snapshots -> daily grid per pool."""
+"""The data_engineering pipeline: raw history (streamed) -> observed pool-days -> daily grid."""
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import aggregate_daily, clean_pools_history, extract_pool_metadata
+from .nodes import build_daily_grid, extract_pool_metadata, reduce_pools_history
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -10,10 +10,10 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
-                clean_pools_history,
+                reduce_pools_history,
                 inputs=["pools_history", "params:data_engineering"],
-                outputs=["pools_clean", "cleaning_report"],
-                name="clean_pools_history",
+                outputs=["pools_daily_observed", "cleaning_report"],
+                name="reduce_pools_history",
             ),
             Node(
                 extract_pool_metadata,
@@ -22,10 +22,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="extract_pool_metadata",
             ),
             Node(
-                aggregate_daily,
-                inputs=["pools_clean", "pool_metadata", "params:data_engineering"],
+                build_daily_grid,
+                inputs=["pools_daily_observed", "pool_metadata"],
                 outputs="pools_daily",
-                name="aggregate_daily",
+                name="build_daily_grid",
             ),
         ],
         tags=["data_engineering", "training"],

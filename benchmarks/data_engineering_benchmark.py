@@ -1,0 +1,205 @@
+"""Data engineering at scale: our streaming path vs the reference notebook vs a pyarrow floor.
+
+    KEDRO_DISABLE_TELEMETRY=1 python benchmarks/data_engineering_benchmark.py \
+        --sizes 1000000 5000000 20000000
+
+For each size, a plain-CSV hourly history is generated once (cached under --cache), then each
+approach runs in a fresh subprocess; wall time is measured inside it (the work only, not the
+interpreter start) and peak RSS from outside (os.wait4's ru_maxrss of that child):
+  (a) ours: the data_engineering + feature_engineering node functions, in-process, no Kedro
+      session: streamed read, validation, daily grid, categorical mapping, every feature.
+  (b) notebook: pd.read_csv of the whole file, groupby([pool, Grouper('1D')]).last(), then
+      rolling 30-day median (shifted -29), expanding mean and std per pool via apply(lambda).
+  (c) floor: pyarrow.csv.read_csv of the whole file with column types (multi-threaded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+COLUMNS = [
+    "timestamp",
+    "pool",
+    "chain",
+    "project",
+    "symbol",
+    "tvlUsd",
+    "apy",
+    "apyBase",
+    "apyReward",
+]
+
+
+def run_ours(path: Path) -> dict:
+    """(a) The real node functions, from raw CSV to the feature table."""
+    import yaml
+
+    from yield_runway.datasets import CSVBatchesDataset
+    from yield_runway.pipelines.data_engineering import nodes as de
+    from yield_runway.pipelines.feature_engineering import nodes as fe
+
+    params: dict = {}
+    for file in sorted((PROJECT / "conf" / "base").glob("parameters*.yml")):
+        params.update(yaml.safe_load(file.read_text()) or {})
+    catalog = yaml.safe_load((PROJECT / "conf" / "base" / "catalog.yml").read_text())
+    load_args = catalog["pools_history"]["load_args"]
+    snapshot = json.loads((path.parent / "pools_snapshot.json").read_text())
+
+    began = time.perf_counter()
+    history = CSVBatchesDataset(filepath=str(path), load_args=load_args).load()
+    observed, report = de.reduce_pools_history(history, params["data_engineering"])
+    metadata = de.extract_pool_metadata(snapshot, params["data_engineering"])
+    daily = de.build_daily_grid(observed, metadata)
+    mapping = fe.fit_categorical_mapping(daily, params["feature_engineering"])
+    features = fe.compute_pool_features(daily, mapping, params["feature_engineering"])
+    return {
+        "seconds": time.perf_counter() - began,
+        "rows": report["rows_raw"],
+        "out_rows": len(features),
+    }
+
+
+def run_notebook(path: Path) -> dict:
+    """(b) The reference notebook's approach, faithfully: whole file, per-group lambdas."""
+    import pandas as pd
+
+    began = time.perf_counter()
+    df = pd.read_csv(path)
+    df["timestamp"] = pd.to_datetime(df["timestamp"], errors="coerce")
+    df["apy"] = pd.to_numeric(df["apy"], errors="coerce")
+    df = df.dropna(subset=["timestamp", "pool"])
+    daily = df.groupby(["pool", pd.Grouper(key="timestamp", freq="1D")]).last().reset_index()
+    by_pool = daily.groupby("pool")["apy"]
+    daily["apyMedian30dFuture"] = by_pool.apply(
+        lambda x: x.rolling(30).median().shift(-29)
+    ).reset_index(level=0, drop=True)
+    daily["apyMeanExpanding"] = by_pool.apply(lambda x: x.expanding().mean()).reset_index(
+        level=0, drop=True
+    )
+    daily["apyStdExpanding"] = by_pool.apply(lambda x: x.expanding().std()).reset_index(
+        level=0, drop=True
+    )
+    return {"seconds": time.perf_counter() - began, "rows": len(df), "out_rows": len(daily)}
+
+
+def run_floor(path: Path) -> dict:
+    """(c) Parse the CSV with pyarrow alone, typed as far as the file allows."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    code = pa.dictionary(pa.int32(), pa.string())
+    # timestamp and apy hold invalid text in these files (the generator's faults): strings.
+    types = {
+        "timestamp": pa.string(),
+        "pool": code,
+        "chain": code,
+        "project": code,
+        "symbol": code,
+        "tvlUsd": pa.float64(),
+        "apy": pa.string(),
+        "apyBase": pa.float64(),
+        "apyReward": pa.float64(),
+    }
+    began = time.perf_counter()
+    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types))
+    return {"seconds": time.perf_counter() - began, "rows": table.num_rows, "out_rows": 0}
+
+
+APPROACHES = {"a": run_ours, "b": run_notebook, "c": run_floor}
+LABELS = {"a": "(a) ours", "b": "(b) notebook", "c": "(c) pyarrow floor"}
+
+
+def ensure_file(rows: int, cache: Path) -> Path:
+    """The cached generated history of about `rows` rows (generated if absent)."""
+    out = cache / f"rows_{rows}"
+    path = out / "pools_history.csv"
+    if not path.exists():
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "yield_runway.sample_data",
+                "--rows",
+                str(rows),
+                "--cadence",
+                "hourly",
+                "--uncompressed",
+                "--out",
+                str(out),
+            ],
+            check=True,
+        )
+    return path
+
+
+def measure(approach: str, path: Path) -> dict:
+    """Run one approach in a fresh subprocess: its result plus its peak RSS."""
+    load = os.getloadavg()[0]
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--run", approach, "--file", str(path)],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"},
+    )
+    stdout = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise RuntimeError(f"{approach} failed on {path} (exit {child.returncode})")
+    result = json.loads(stdout.decode().strip().splitlines()[-1])
+    return {**result, "rss_mb": usage.ru_maxrss / 1024, "load": load}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000, 20_000_000])
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/yield-runway-bench"))
+    parser.add_argument("--approaches", default="abc", help="subset of a, b, c")
+    parser.add_argument("--run", choices=sorted(APPROACHES), help=argparse.SUPPRESS)
+    parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.run:
+        print(json.dumps(APPROACHES[args.run](args.file)))
+        return
+
+    print(f"cores: {os.cpu_count()}  load average at start: {os.getloadavg()}")
+    header = f"{'rows':>11} {'approach':<18} {'wall s':>8} {'peak RSS MB':>12} {'load':>5}"
+    results: dict = {}
+    for size in args.sizes:
+        path = ensure_file(size, args.cache)
+        for approach in args.approaches:
+            results[size, approach] = measure(approach, path)
+            r = results[size, approach]
+            print(
+                f"{r['rows']:>11,} {LABELS[approach]:<18} {r['seconds']:>8.1f} "
+                f"{r['rss_mb']:>12,.0f} {r['load']:>5.1f}",
+                flush=True,
+            )
+    print()
+    print(header)
+    for (_size, approach), r in results.items():
+        print(
+            f"{r['rows']:>11,} {LABELS[approach]:<18} {r['seconds']:>8.1f} "
+            f"{r['rss_mb']:>12,.0f} {r['load']:>5.1f}"
+        )
+    print()
+    print(f"{'rows':>11} {'time a/b':>9} {'time a/c':>9} {'RSS a/b':>8} {'RSS a/c':>8}")
+    for size in args.sizes:
+        a = results.get((size, "a"))
+        b, c = results.get((size, "b")), results.get((size, "c"))
+        cells = []
+        for other in (b, c):
+            cells.append(f"{a['seconds'] / other['seconds']:>9.2f}" if a and other else f"{'-':>9}")
+        for other in (b, c):
+            cells.append(f"{a['rss_mb'] / other['rss_mb']:>8.2f}" if a and other else f"{'-':>8}")
+        print(f"{size:>11,} {' '.join(cells)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""The whole-file implementation of cleaning and daily aggregation: the test oracle.
+
+Not used by any pipeline. It reads the entire history into memory as text and is the reference
+that the streaming path (`nodes.reduce_pools_history`) must reproduce exactly; it is short and
+obviously right, which is its job.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .grid import DAILY_VALUE_COLUMNS, POOL_ATTRIBUTE_COLUMNS, daily_grid
+
+logger = logging.getLogger(__name__)
+
+
+def _check_columns(frame: pd.DataFrame, required: list[str], name: str) -> None:
+    """Raise a ValueError naming every required column that is missing."""
+    missing = [column for column in required if column not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{name} is missing required column(s): {', '.join(missing)}; "
+            f"found: {', '.join(map(str, frame.columns))}"
+        )
+
+
+def _is_blank(values: pd.Series) -> np.ndarray:
+    """True where a raw text value is null, empty or the text 'nan'."""
+    text = values.astype("string").str.strip().str.lower().fillna("")
+    return text.isin(["", "nan"]).to_numpy(dtype=bool)
+
+
+def _as_float(values: pd.Series) -> np.ndarray:
+    """Parse text as float; anything unparsable becomes NaN."""
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def clean_pools_history(
+    pools_history: pd.DataFrame, params: dict[str, Any]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Validate the raw history schema, drop and count bad rows and APY outliers."""
+    required = list(params["required_columns"])
+    _check_columns(pools_history, required, "pools_history")
+    optional = [c for c in params["optional_numeric_columns"] if c in pools_history.columns]
+    raw = pools_history[required + optional]
+    n_raw = len(raw)
+
+    # Exact duplicates are judged on the raw text, before any parsing can merge distinct rows.
+    duplicate = raw.duplicated(keep="first").to_numpy(dtype=bool)
+    timestamp = pd.to_datetime(raw["timestamp"], errors="coerce", utc=True, format="ISO8601")
+    apy = _as_float(raw["apy"])
+    tvl = _as_float(raw["tvlUsd"])
+    apy_blank = _is_blank(raw["apy"])
+
+    # Each bad row is counted once, under the first reason that applies, in this order.
+    reasons = {
+        "duplicate_row": duplicate,
+        "missing_pool": _is_blank(raw["pool"]),
+        "unparsable_timestamp": timestamp.isna().to_numpy(dtype=bool),
+        "missing_apy": apy_blank,
+        "non_numeric_apy": ~apy_blank & ~np.isfinite(apy),
+        "negative_apy": apy < 0,
+        "absurd_apy": apy > params["apy_max"],
+        "invalid_tvl": ~np.isfinite(tvl) | (tvl < 0),
+    }
+    drop = np.zeros(n_raw, dtype=bool)
+    dropped: dict[str, int] = {}
+    for reason, mask in reasons.items():
+        new = mask & ~drop
+        dropped[reason] = int(new.sum())
+        drop |= new
+
+    keep = ~drop
+    clean = pd.DataFrame(
+        {
+            "timestamp": timestamp[keep],
+            "pool": raw["pool"].astype("string").str.strip()[keep],
+            **{c: raw[c].astype("string")[keep] for c in POOL_ATTRIBUTE_COLUMNS},
+            "tvlUsd": tvl[keep],
+            "apy": apy[keep],
+        }
+    )
+    for column in optional:
+        values = _as_float(raw[column][keep])
+        # A negative or non-finite component is unknown, not a reason to lose the row.
+        clean[column] = np.where(np.isfinite(values) & (values >= 0), values, np.nan)
+
+    cap = float(clean["apy"].quantile(params["apy_outlier_quantile"])) if len(clean) else np.inf
+    outlier = clean["apy"] > cap
+    dropped["apy_outlier"] = int(outlier.sum())
+    clean = clean.loc[~outlier].sort_values(["pool", "timestamp"], kind="stable")
+    clean = clean.reset_index(drop=True)
+
+    report = {
+        "rows_raw": n_raw,
+        "rows_clean": len(clean),
+        "rows_dropped": n_raw - len(clean),
+        "dropped_by_reason": dropped,
+        "apy_outlier_cap": cap,
+        "pools": int(clean["pool"].nunique()),
+    }
+    logger.info(
+        "Cleaned pools_history: kept %d of %d rows; dropped %s (APY outlier cap %.4g%%)",
+        len(clean),
+        n_raw,
+        ", ".join(f"{k}={v}" for k, v in dropped.items()),
+        cap,
+    )
+    return clean, report
+
+
+def aggregate_daily(
+    pools_clean: pd.DataFrame, pool_metadata: pd.DataFrame, params: dict[str, Any]
+) -> pd.DataFrame:
+    """Reduce snapshots to one row per pool per calendar day on a regular daily grid."""
+    how = params["daily_aggregation"]
+    if how not in {"last", "mean", "median"}:
+        raise ValueError(f"daily_aggregation must be last, mean or median, got {how!r}")
+    frame = pools_clean.assign(date=pools_clean["timestamp"].dt.tz_convert(None).dt.floor("D"))
+    values = [c for c in DAILY_VALUE_COLUMNS if c in frame.columns]
+    # Input is sorted by pool then timestamp, so "last" is the day's latest snapshot.
+    daily = frame.groupby(["pool", "date"], sort=True, observed=True)[values].agg(how)
+    attributes = frame.groupby("pool", sort=True)[list(POOL_ATTRIBUTE_COLUMNS)].last()
+    return daily_grid(daily.reset_index(), attributes.reset_index(), pool_metadata)

@@ -1,0 +1,49 @@
+"""CSVBatchesDataset: lazy, re-iterable Arrow batches of a (gzipped) CSV; saves pandas frames."""
+
+from __future__ import annotations
+
+import gzip
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from kedro.io import DatasetError
+
+from yield_runway.datasets import CSVBatches, CSVBatchesDataset
+
+TEXT = "timestamp,pool,apy\n2025-01-01T00:00:00.000Z,p1,5.0\n2025-01-01T01:00:00.000Z,,NaN\n"
+
+
+@pytest.mark.parametrize("name", ["h.csv", "h.csv.gz"])
+def test_load_is_lazy_and_reiterable(tmp_path, name):
+    path = tmp_path / name
+    data = TEXT * 200
+    header, body = data.split("\n", 1)
+    content = (header + "\n" + body.replace(header + "\n", "")).encode()
+    path.write_bytes(gzip.compress(content) if name.endswith(".gz") else content)
+    dataset = CSVBatchesDataset(
+        filepath=str(path),
+        load_args={"block_size": 1024, "column_types": {"timestamp": "string", "apy": "string"}},
+    )
+    batches = dataset.load()
+    assert isinstance(batches, CSVBatches)
+    first, second = list(batches), list(batches)
+    assert len(first) > 1 and sum(b.num_rows for b in first) == 400
+    assert sum(b.num_rows for b in second) == 400
+    assert first[0].schema.field("apy").type == pa.string()
+    frame = batches.to_pandas()
+    # Only the empty field is null: the text "NaN" stays text, for validation to judge.
+    assert frame["apy"].iloc[1] == "NaN" and pd.isna(frame["pool"].iloc[1])
+
+
+def test_save_writes_csv_that_loads_back(tmp_path):
+    dataset = CSVBatchesDataset(filepath=str(tmp_path / "sub" / "h.csv"))
+    dataset.save(pd.DataFrame({"pool": ["a", "b"], "apy": ["1.5", None]}))
+    assert dataset.exists()
+    assert (tmp_path / "sub" / "h.csv").read_text().splitlines() == ["pool,apy", "a,1.5", "b,"]
+    assert dataset.load().to_pandas()["pool"].tolist() == ["a", "b"]
+
+
+def test_missing_file_is_a_dataset_error(tmp_path):
+    with pytest.raises(DatasetError, match="No CSV"):
+        CSVBatchesDataset(filepath=str(tmp_path / "absent.csv")).load()
