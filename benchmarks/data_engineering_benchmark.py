@@ -24,17 +24,6 @@ import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
-COLUMNS = [
-    "timestamp",
-    "pool",
-    "chain",
-    "project",
-    "symbol",
-    "tvlUsd",
-    "apy",
-    "apyBase",
-    "apyReward",
-]
 
 
 def run_ours(path: Path) -> dict:

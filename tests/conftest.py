@@ -10,20 +10,11 @@ import pandas as pd
 import pytest
 import yaml
 
+from yield_runway.contracts import HISTORY_COLUMNS
+
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-RAW_COLUMNS = [
-    "timestamp",
-    "pool",
-    "chain",
-    "project",
-    "symbol",
-    "tvlUsd",
-    "apy",
-    "apyBase",
-    "apyReward",
-]
 
 
 def load_parameters() -> dict:
@@ -76,7 +67,7 @@ def make_raw_history(n_pools: int = 12, n_days: int = 200, seed: int = 0) -> pd.
                         "apyReward": "" if reward is None else f"{reward:.6f}",
                     }
                 )
-    frame = pd.DataFrame(rows, columns=RAW_COLUMNS).sort_values("timestamp", kind="stable")
+    frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS).sort_values("timestamp", kind="stable")
     return frame.reset_index(drop=True).replace({"": None}).astype("string")
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from yield_runway.contracts import HISTORY_COLUMNS
 from yield_runway.sample_data.catalogue import (
     CATEGORIES,
     CHAIN_SHARES,
@@ -40,17 +41,6 @@ HISTORY_FILE = "pools_history.csv.gz"
 # Uncompressed, like the real pools.csv: what the data engineering benchmarks read.
 PLAIN_HISTORY_FILE = "pools_history.csv"
 SNAPSHOT_FILE = "pools_snapshot.json"
-HISTORY_COLUMNS = [
-    "timestamp",
-    "pool",
-    "chain",
-    "project",
-    "symbol",
-    "tvlUsd",
-    "apy",
-    "apyBase",
-    "apyReward",
-]
 SNAPSHOT_FIELDS = [
     "pool",
     "chain",

@@ -6,28 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from yield_runway.contracts import HISTORY_COLUMNS
 from yield_runway.pipelines.data_engineering.nodes import (
     build_daily_grid,
     extract_pool_metadata,
     reduce_pools_history,
 )
 
-COLUMNS = [
-    "timestamp",
-    "pool",
-    "chain",
-    "project",
-    "symbol",
-    "tvlUsd",
-    "apy",
-    "apyBase",
-    "apyReward",
-]
-
 
 def _raw(rows: list[list]) -> pd.DataFrame:
     """A raw history frame of text values, as the catalog loads it."""
-    return pd.DataFrame(rows, columns=COLUMNS).astype("string")
+    return pd.DataFrame(rows, columns=HISTORY_COLUMNS).astype("string")
 
 
 def _good(ts: str, pool: str = "p1", apy: str = "5.0") -> list:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import PROJECT_ROOT
+from yield_runway.contracts import HISTORY_COLUMNS
 from yield_runway.datasets import CSVBatchesDataset
 from yield_runway.pipelines.data_engineering import reference
 from yield_runway.pipelines.data_engineering.nodes import (
@@ -19,24 +20,16 @@ from yield_runway.pipelines.data_engineering.nodes import (
 )
 from yield_runway.sample_data.generator import SampleSpec, write
 
-COLUMNS = [
-    "timestamp",
-    "pool",
-    "chain",
-    "project",
-    "symbol",
-    "tvlUsd",
-    "apy",
-    "apyBase",
-    "apyReward",
-]
 SAMPLE = PROJECT_ROOT / "data" / "01_raw" / "pools_history.csv.gz"
 
 
 def _dataset(path: Path, block_size: int) -> CSVBatchesDataset:
     return CSVBatchesDataset(
         filepath=str(path),
-        load_args={"block_size": block_size, "column_types": dict.fromkeys(COLUMNS, "string")},
+        load_args={
+            "block_size": block_size,
+            "column_types": dict.fromkeys(HISTORY_COLUMNS, "string"),
+        },
     )
 
 
@@ -106,7 +99,7 @@ def test_outlier_cap_below_a_batch_guard_takes_a_second_pass(parameters, tmp_pat
                     ]
                 )
     path = tmp_path / "pools_history.csv"
-    pd.DataFrame(rows, columns=COLUMNS).to_csv(path, index=False)
+    pd.DataFrame(rows, columns=HISTORY_COLUMNS).to_csv(path, index=False)
     params = {**parameters["data_engineering"], "apy_outlier_quantile": 0.9}
     with caplog.at_level("INFO"):
         expected, actual = _both(path, 2048, params)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from yield_runway.contracts import HISTORY_COLUMNS
 from yield_runway.ingestion import responses
 from yield_runway.ingestion.client import FetchError, RetryPolicy, YieldsClient
 from yield_runway.ingestion.fetcher import ProgressLog, fetch_charts
@@ -19,18 +20,6 @@ from yield_runway.ingestion.rate_limit import TokenBucket
 
 logger = logging.getLogger(__name__)
 
-# The pools.csv format of the yield-ml datasets (DESIGN.md, "Data contracts").
-HISTORY_COLUMNS = [
-    "timestamp",
-    "pool",
-    "chain",
-    "project",
-    "symbol",
-    "tvlUsd",
-    "apy",
-    "apyBase",
-    "apyReward",
-]
 _NUMERIC_COLUMNS = ["tvlUsd", "apy", "apyBase", "apyReward"]
 
 

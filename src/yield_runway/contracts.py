@@ -1,0 +1,14 @@
+"""Field names of the DefiLlama yields data contracts (DESIGN.md, "Data contracts")."""
+
+# The pools.csv history of the yield-ml datasets: one row per pool per snapshot.
+HISTORY_COLUMNS = [
+    "timestamp",
+    "pool",
+    "chain",
+    "project",
+    "symbol",
+    "tvlUsd",
+    "apy",
+    "apyBase",
+    "apyReward",
+]
