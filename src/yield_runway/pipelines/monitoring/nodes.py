@@ -62,11 +62,14 @@ def compute_feature_drift(
     feature_list: list[str],
     params: dict[str, Any],
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Compare every model feature of the current run with the training reference."""
+    """Compare the model features of the current run (less the excluded ones) with the reference."""
     reference = reference_population(pd.DataFrame.from_records(feature_reference), params)
     current = current_population(current_run, params)
-    report = drift.drift_report(reference, current, feature_list, params)
+    excluded = [f for f in feature_list if f in set(params["excluded_features"])]
+    compared = [f for f in feature_list if f not in excluded]
+    report = drift.drift_report(reference, current, compared, params)
     summary = {
+        "excluded_features": excluded,
         "current_run_timestamp": current_run["run_timestamp"].max(),
         "population": params["population"],
         "n_current": len(current),
