@@ -88,6 +88,11 @@ def test_base64_body_gives_the_same_answer(served):
         (json.dumps([{**ROWS[0], "tvlUsd": float("inf")}]), "feature tvlUsd: infinite"),
         (json.dumps([ROWS[0], 3]), "row 1: expected an object"),
         ("", "body is empty"),
+        # Finite, but beyond what the float32 forests can score.
+        (json.dumps([{**ROWS[0], "tvlUsd": 1e39}]), "feature tvlUsd: 1e+39 is out of range"),
+        (json.dumps([ROWS[0]]).replace("4.8", "1" + "0" * 400), "too large to be a number"),
+        ("[" + "1" * 5000 + "]", "not JSON the API accepts"),
+        ("[" * 100_000 + "]" * 100_000, "not JSON the API accepts"),
     ],
 )
 def test_bad_requests_get_400_naming_the_problem(served, raw, message):
@@ -197,3 +202,12 @@ def test_twenty_thousand_rows(served):
     elapsed = time.perf_counter() - started
     assert status == 200 and len(body["predictions"]) == 20_000
     assert elapsed < 5  # the benchmark holds the real target (< 1 s on this machine)
+
+
+def test_pools_route_rejects_numbers_the_model_cannot_score(served, trained_small_project):
+    snapshot = json.loads((trained_small_project / "data/01_raw/pools_snapshot.json").read_text())
+    status, body = _call(api_event("/predictions/pools", [{**snapshot[0], "tvlUsd": 1e39}]))
+    assert status == 400 and "must be numbers" in body["error"]
+    huge = json.dumps([snapshot[0]]).replace('"apy": ', '"apy": 1' + "0" * 400 + ', "x": ', 1)
+    status, body = _call(api_event("/predictions/pools", None, raw=huge))
+    assert status == 400, body

@@ -162,3 +162,18 @@ def test_a_monitoring_failure_does_not_fail_the_hourly_run(
     assert summary["monitoring"]["status"] == "failed"
     key = f"{PREFIX}/07_model_output/hourly_predictions/{pd.Timestamp(at):%Y-%m-%dT%H}.parquet"
     assert s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"] > 0
+
+
+def test_a_stale_scheduled_event_is_skipped_not_retried(monkeypatch):
+    from yield_runway.pipelines.inference.nodes import StaleRunError
+    from yield_runway.serving import scheduled
+
+    def stale(event, config):
+        raise StaleRunError("3 pools already hold a run later than 2025-11-01T01:05:00+00:00")
+
+    monkeypatch.setattr(scheduled, "run_inference", stale)
+    monitoring = []
+    monkeypatch.setattr(scheduled, "run_monitoring", lambda config: monitoring.append(config))
+    summary = scheduled.run_scheduled({"time": "2025-11-01T01:05:00Z"}, config=None)
+    assert summary["status"] == "skipped_stale" and "later than" in summary["reason"]
+    assert monitoring == []  # nothing new to monitor

@@ -16,9 +16,18 @@ NUMERIC_FIELDS = ("apy", "tvlUsd", "apyBase", "apyReward")
 COMPONENT_FIELDS = ("apyBase", "apyReward")
 
 
+# The forests score in float32: a larger finite value would fail the whole batch.
+MAX_MAGNITUDE = float(np.finfo(np.float32).max)
+
+
 def _is_number(value: Any) -> bool:
-    """True for a finite JSON number (bool is not a number here)."""
-    return type(value) in (int, float) and math.isfinite(value)
+    """True for a finite JSON number the models can score (bool is not a number here)."""
+    if type(value) not in (int, float):
+        return False
+    try:
+        return math.isfinite(value) and abs(value) <= MAX_MAGNITUDE
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def object_problems(objects: Sequence[Any]) -> pd.Series:

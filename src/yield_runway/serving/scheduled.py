@@ -69,6 +69,13 @@ def run_monitoring(config: ServingConfig) -> dict[str, Any]:
 
 def run_scheduled(event: dict[str, Any], config: ServingConfig) -> dict[str, Any]:
     """The hourly job: inference (failures propagate), then monitoring (failures are reported)."""
-    summary = run_inference(event, config)
+    from yield_runway.pipelines.inference.nodes import StaleRunError
+
+    try:
+        summary = run_inference(event, config)
+    except StaleRunError as error:
+        # A late or repeated event: newer outputs exist, so there is nothing to do or retry.
+        logger.warning("Scheduled run for %s skipped: %s", event.get("time"), error)
+        return {"run_timestamp": event.get("time"), "status": "skipped_stale", "reason": str(error)}
     summary["monitoring"] = run_monitoring(config)
     return summary

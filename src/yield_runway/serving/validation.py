@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from yield_runway.features.snapshot import object_problems
+from yield_runway.features.snapshot import MAX_MAGNITUDE, object_problems
 
 PROBLEM_MESSAGES = {
     "not_an_object": "expected a pool object",
@@ -37,8 +37,10 @@ def json_body(event: dict[str, Any]) -> Any:
             raise RequestError(f"body is not valid base64-encoded UTF-8: {error}") from None
     try:
         return json.loads(body)
-    except json.JSONDecodeError as error:
-        raise RequestError(f"body is not JSON: {error}") from None
+    # ValueError covers JSONDecodeError and integers past Python's digit limit; RecursionError
+    # a body nested too deep to decode.
+    except (ValueError, RecursionError) as error:
+        raise RequestError(f"body is not JSON the API accepts: {error}") from None
 
 
 def check_rows(body: Any, max_rows: int) -> list[Any]:
@@ -77,12 +79,19 @@ def feature_matrix(body: Any, features: Sequence[str], max_rows: int) -> np.ndar
                 (f, v) for f, v in zip(features, row, strict=True) if not _is_number(v)
             )
             raise RequestError(f"row {i}, feature {name}: {json.dumps(value)} is not a number")
-    matrix = np.asarray(values, dtype=float)
+    try:
+        matrix = np.asarray(values, dtype=float)
+    except OverflowError:
+        raise RequestError("a value is too large to be a number the model can score") from None
     finite = np.isfinite(matrix)
     if not finite.all():
         i, j = np.argwhere(~finite)[0]
         kind = "NaN" if math.isnan(matrix[i, j]) else "infinite"
         raise RequestError(f"row {i}, feature {features[j]}: {kind} value is not allowed")
+    too_large = np.abs(matrix) > MAX_MAGNITUDE
+    if too_large.any():
+        i, j = np.argwhere(too_large)[0]
+        raise RequestError(f"row {i}, feature {features[j]}: {matrix[i, j]:g} is out of range")
     return matrix
 
 

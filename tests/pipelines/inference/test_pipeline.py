@@ -87,3 +87,19 @@ def test_a_second_run_in_the_same_hour_changes_no_state(project):
     before = after_first.set_index("pool")
     pool = snapshot[5]["pool"]  # observed in both runs
     assert after_next.loc[pool, "count"] == before.loc[pool, "count"] + 1
+
+
+def test_an_older_run_is_refused_and_changes_nothing(project):
+    root, _, last_day = project
+    later = (last_day + pd.Timedelta(days=1, hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    earlier = (last_day + pd.Timedelta(days=1, hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _run(root, later)
+    latest = root / "data/07_model_output/dataEnriched_latest.json"
+    state_path = root / "data/04_feature/feature_state.parquet"
+    before = latest.read_bytes(), state_path.read_bytes()
+    # A late duplicate event, or a backfill: its nulls must not replace the later predictions.
+    with pytest.raises(Exception, match="refusing to overwrite newer predictions"):
+        _run(root, earlier)
+    assert (latest.read_bytes(), state_path.read_bytes()) == before
+    hourly = root / "data/07_model_output/hourly_predictions"
+    assert not (hourly / f"{pd.Timestamp(earlier):%Y-%m-%dT%H}.parquet").exists()

@@ -15,6 +15,11 @@ from .contract import CONTRACT_FIELDS, check_model_features, contract_records, p
 
 logger = logging.getLogger(__name__)
 
+
+class StaleRunError(RuntimeError):
+    """A run older than one the state already holds: its outputs would overwrite newer ones."""
+
+
 ID_COLUMNS = ["pool", "run_timestamp", "date", "chain", "project", "apy", "tvlUsd", "n_samples"]
 OUTPUT_COLUMNS = ["p_stable_up", *CONTRACT_FIELDS, "served"]
 
@@ -56,17 +61,23 @@ def advance_feature_state(
     snapshot_rows: pd.DataFrame,
     run_timestamp: pd.Timestamp,
     params: dict[str, Any],
+    daily_aggregation: str,
 ) -> pd.DataFrame:
     """Commit pending days before the run's day and store this run's values as pending."""
-    days = state.trailing_days(params)
-    updated = state.update_state(feature_state, snapshot_rows, run_timestamp, days)
+    if daily_aggregation != "last":
+        # The state keeps the day's latest snapshot; a mean or median day would skew serving.
+        raise ValueError(
+            f"hourly inference supports daily_aggregation 'last' only, got {daily_aggregation!r}"
+        )
     stale = state.stale_pools(feature_state, run_timestamp)
     if stale.any():
-        logger.warning(
-            "%d pools have a state newer than this run (%s): left unchanged, not served",
-            int(stale.sum()),
-            run_timestamp.isoformat(),
+        # A late or duplicate event, or a backfill: a later run already wrote the outputs.
+        raise StaleRunError(
+            f"{int(stale.sum())} pools already hold a run later than {run_timestamp.isoformat()}:"
+            " refusing to overwrite newer predictions and state with an older run"
         )
+    days = state.trailing_days(params)
+    updated = state.update_state(feature_state, snapshot_rows, run_timestamp, days)
     logger.info("Feature state: %d pools (%d before)", len(updated), len(feature_state))
     return updated
 
@@ -145,7 +156,8 @@ def enrich_snapshot(pools_snapshot: list[Any], scored: pd.DataFrame) -> list[dic
     predictions = dict(zip(scored["pool"], contract_records(scored), strict=True))
     empty = dict.fromkeys(CONTRACT_FIELDS)
     return [
-        {**item, "predictions": predictions.get(item["pool"], empty)}
+        # Scored ids are stripped (as training's cleaning strips them); the object keeps its own.
+        {**item, "predictions": predictions.get(item["pool"].strip(), empty)}
         for item in pools_snapshot
         if isinstance(item, dict) and isinstance(item.get("pool"), str)
     ]

@@ -37,6 +37,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "snapshot_rows",
                     "inference_run_timestamp",
                     "params:feature_engineering",
+                    "params:data_engineering.daily_aggregation",
                 ],
                 outputs="feature_state_updated",
                 name="advance_feature_state",

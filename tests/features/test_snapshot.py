@@ -1,0 +1,17 @@
+"""Snapshot objects: numbers the models cannot score are problems, not crashes."""
+
+from __future__ import annotations
+
+from yield_runway.features.snapshot import object_problems
+
+
+def test_unscorable_numbers_are_non_numeric_values():
+    objects = [
+        {"pool": "ok", "apy": 5.0, "tvlUsd": 1e6},
+        {"pool": "huge", "apy": 5.0, "tvlUsd": 1e39},  # finite, beyond float32
+        {"pool": "overflow", "apy": 10**400, "tvlUsd": 1.0},  # no float holds it
+        {"pool": "null-ok", "apy": None, "tvlUsd": None},
+    ]
+    problems = object_problems(objects)
+    assert problems.isna().tolist() == [True, False, False, True]
+    assert problems.dropna().tolist() == ["non_numeric_value", "non_numeric_value"]
