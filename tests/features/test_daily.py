@@ -75,18 +75,31 @@ def test_point_features():
     assert out["pool_age_days"].tolist() == [0, 1, 2]
 
 
-def test_categorical_mapping_and_unknown_code():
-    frame = pd.DataFrame({"chain": ["Solana", "Base", "Solana"], "project": ["b", "a", None]})
+def test_categorical_codes_follow_first_appearance_and_unknown_is_minus_one():
+    frame = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2025-01-02", "2025-01-05", "2025-01-01", "2025-01-02"]),
+            "chain": ["Solana", "Base", "Solana", "Arbitrum"],
+            "project": ["b", "a", None, "c"],
+        }
+    )
     columns = {"chain": "chain_factorized", "project": "project_factorized"}
     mapping = daily.fit_categorical_mapping(frame, columns)
+    # Solana first (01-01), then Arbitrum (01-02), then Base (01-05); ties go by name.
     assert mapping == {
-        "chain_factorized": {"Base": 0, "Solana": 1},
-        "project_factorized": {"a": 0, "b": 1},
+        "chain_factorized": {"Solana": 0, "Arbitrum": 1, "Base": 2},
+        "project_factorized": {"b": 0, "c": 1, "a": 2},
     }
+    # A later category takes the next code: no earlier code moves.
+    later = pd.concat(
+        [frame, pd.DataFrame({"date": [pd.Timestamp("2025-02-01")], "chain": ["Aptos"]})]
+    )
+    grown = daily.fit_categorical_mapping(later, columns)["chain_factorized"]
+    assert grown == {"Solana": 0, "Arbitrum": 1, "Base": 2, "Aptos": 3}
     new = pd.DataFrame({"chain": ["Base", "Sui"], "project": ["b", None]})
     out = daily.encode_categoricals(new, mapping, columns)
-    assert out["chain_factorized"].tolist() == [0, -1]
-    assert out["project_factorized"].tolist() == [1, -1]
+    assert out["chain_factorized"].tolist() == [2, -1]
+    assert out["project_factorized"].tolist() == [0, -1]
 
 
 def _random_grid(seed: int) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from yield_runway.features.snapshot import object_problems
+from yield_runway.features.snapshot import object_problems, parse_snapshot
 
 
 def test_unscorable_numbers_are_non_numeric_values():
@@ -15,3 +15,14 @@ def test_unscorable_numbers_are_non_numeric_values():
     problems = object_problems(objects)
     assert problems.isna().tolist() == [True, False, False, True]
     assert problems.dropna().tolist() == ["non_numeric_value", "non_numeric_value"]
+
+
+def test_apy_above_what_training_kept_is_no_observation(parameters):
+    de = parameters["data_engineering"]
+    objects = [
+        {"pool": "kept", "apy": 50.0, "tvlUsd": 1e6},
+        # Below the absolute cap, above training's outlier cap: training would have dropped it.
+        {"pool": "outlier", "apy": 5000.0, "tvlUsd": 1e6},
+    ]
+    rows, _ = parse_snapshot(objects, de, apy_limit=1000.0)
+    assert rows.set_index("pool")["observation"].to_dict() == {"kept": True, "outlier": False}

@@ -84,13 +84,13 @@ def history() -> dict:
 
 def _run(current: pd.DataFrame, objects: list[dict], at: pd.Timestamp, h: dict) -> pd.DataFrame:
     """One hourly run's state update."""
-    rows, _ = parse_snapshot(objects, h["de"])
+    rows, _ = parse_snapshot(objects, h["de"], h["de"]["apy_max"])
     return state.update_state(current, rows, at, state.trailing_days(h["fe"]))
 
 
 def _serve(current: pd.DataFrame, objects: list[dict], at: pd.Timestamp, h: dict) -> pd.DataFrame:
     """Features the hourly run computes for the snapshot's pools."""
-    rows, _ = parse_snapshot(objects, h["de"])
+    rows, _ = parse_snapshot(objects, h["de"], h["de"]["apy_max"])
     return state.serving_features(current, rows, at, h["mapping"], h["fe"])
 
 
@@ -158,7 +158,7 @@ def de() -> dict:
 
 
 def _update(current, objects, at, de, fe):
-    rows, _ = parse_snapshot(objects, de)
+    rows, _ = parse_snapshot(objects, de, de["apy_max"])
     return state.update_state(current, rows, pd.Timestamp(at), state.trailing_days(fe))
 
 

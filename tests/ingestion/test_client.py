@@ -1,5 +1,4 @@
 import random
-from datetime import UTC, datetime
 
 import pytest
 
@@ -8,7 +7,6 @@ from yield_runway.ingestion.client import (
     FetchError,
     RetryPolicy,
     YieldsClient,
-    parse_retry_after,
 )
 from yield_runway.ingestion.rate_limit import TokenBucket
 
@@ -118,15 +116,6 @@ def test_pool_ids_are_escaped_in_the_url(api):
     api.script("/chart/a%2Fb", ok([]))
     make_client(api.url, SleepRecorder()).chart("a/b")
     assert api.paths() == ["/chart/a%2Fb"]
-
-
-def test_parse_retry_after_forms():
-    now = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
-    assert parse_retry_after("5", now) == 5.0
-    assert parse_retry_after("Sat, 01 Mar 2025 12:00:30 GMT", now) == 30.0
-    assert parse_retry_after("Sat, 01 Mar 2025 11:00:00 GMT", now) == 0.0
-    assert parse_retry_after("soon", now) is None
-    assert parse_retry_after(None, now) is None
 
 
 def test_jitter_only_shortens_the_wait():

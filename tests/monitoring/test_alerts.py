@@ -91,6 +91,17 @@ def test_rate_limit_then_success_honours_retry_after():
     assert waits == [0.03, 0.03]
 
 
+@pytest.mark.parametrize("header", ["nan", "-1", "inf", "Sat, 01 Mar 2025 11:00:00 GMT"])
+def test_an_odd_retry_after_still_gives_a_bounded_wait(header):
+    waits = []
+    with webhook_server(statuses=[429]) as server:
+        server.headers["Retry-After"] = header
+        record = post_webhook(server.url, {"content": "x"}, PARAMS, sleep=waits.append)
+    assert record["sent"] and record["attempts"] == 2
+    (wait,) = waits
+    assert 0.0 <= wait <= PARAMS["backoff"]["max_s"]
+
+
 def test_a_client_error_is_not_retried():
     with webhook_server(default_status=404) as server:
         record = post_webhook(server.url, {"content": "x"}, PARAMS)

@@ -60,10 +60,13 @@ def test_training_writes_every_artefact(training_outputs):
     assert report["rows_dropped"] == report["dropped_by_reason"]["apy_outlier"]
     assert report["rows_dropped"] == int(np.ceil(report["rows_raw"] * 0.001)) - 1
     mapping = training_outputs["categorical_mapping"]
-    assert mapping == {
-        "chain_factorized": {"Base": 0, "Ethereum": 1, "Solana": 2},
-        "project_factorized": {"aave-v3": 0, "uniswap-v3": 1},
-    }
+    # Codes in order of first appearance, so past codes never shift as the history grows.
+    daily = training_outputs["pools_daily"]
+    first_chains = daily.groupby("chain")["date"].min().reset_index()
+    expected = first_chains.sort_values(["date", "chain"])["chain"].tolist()
+    assert list(mapping["chain_factorized"]) == expected
+    assert sorted(mapping["chain_factorized"].values()) == [0, 1, 2]
+    assert set(mapping["project_factorized"]) == {"aave-v3", "uniswap-v3"}
     assert len(training_outputs["feature_reference"]) == 12
 
 

@@ -39,13 +39,17 @@ def feature_names(windows: Sequence[int], lags: Sequence[int]) -> list[str]:
 def fit_categorical_mapping(
     frame: pd.DataFrame, columns: Mapping[str, str]
 ) -> dict[str, dict[str, int]]:
-    """Map each category to a code 0..n-1 in sorted order, keyed by the code column's name."""
-    return {
-        code_column: {
-            name: code for code, name in enumerate(sorted(frame[source].dropna().unique()))
-        }
-        for source, code_column in columns.items()
-    }
+    """Code categories 0..n-1 by first appearance (date, then name), keyed by code column.
+
+    Like DefiLlama's factorize, a code never depends on categories that appear later, so the
+    codes of past rows do not shift when the history grows.
+    """
+    mapping = {}
+    for source, code_column in columns.items():
+        first_seen = frame.dropna(subset=[source]).groupby(source, observed=True)["date"].min()
+        ordered = first_seen.reset_index().sort_values(["date", source], kind="stable")[source]
+        mapping[code_column] = {str(name): code for code, name in enumerate(ordered)}
+    return mapping
 
 
 def encode_categoricals(

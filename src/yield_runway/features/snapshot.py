@@ -56,12 +56,13 @@ def object_problems(objects: Sequence[Any]) -> pd.Series:
 
 
 def parse_snapshot(
-    objects: Sequence[Any], params: Mapping[str, Any]
+    objects: Sequence[Any], params: Mapping[str, Any], apy_limit: float
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Checked snapshot rows (one per pool, `position` in the input) and each object's problem.
 
     `observation` marks rows that training's cleaning would keep (APY and TVL present,
-    non-negative, APY not above `apy_max`): only those advance a pool's feature state.
+    non-negative, APY not above `apy_limit`, the largest APY training kept): only those advance
+    a pool's feature state.
     """
     if not isinstance(objects, list):
         raise ValueError(f"pools_snapshot must be a JSON array, got {type(objects).__name__}")
@@ -75,7 +76,7 @@ def parse_snapshot(
         # As in cleaning: a negative APY component is unknown, not a reason to drop the pool.
         numbers[field] = numbers[field].where(numbers[field] >= 0)
     apy, tvl = numbers["apy"], numbers["tvlUsd"]
-    observation = apy.ge(0) & apy.le(params["apy_max"]) & tvl.ge(0)
+    observation = apy.ge(0) & apy.le(apy_limit) & tvl.ge(0)
     rows = pd.DataFrame({**text, **numbers, "observation": observation.to_numpy(bool)})
     flags = extract_pool_metadata(valid, params).set_index("pool")
     rows = rows.join(flags, on="pool").assign(position=position)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import random
 import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -17,6 +15,7 @@ import requests
 
 from yield_runway import __version__
 from yield_runway.ingestion.rate_limit import TokenBucket
+from yield_runway.retry_after import parse_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -49,24 +48,6 @@ class RetryPolicy:
         base = min(self.backoff_max_s, self.backoff_base_s * self.backoff_factor**retry)
         # Jitter only shortens the wait so the cap holds; it de-synchronises the workers.
         return base * (1.0 - self.jitter * rng.random())
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 # 429 and 5xx are the server telling us "later"; other 4xx will not change on a retry.

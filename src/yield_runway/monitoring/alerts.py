@@ -6,7 +6,6 @@ the alert is a courtesy. The webhook URL is a secret and is never logged or retu
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -14,6 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+
+from yield_runway.retry_after import parse_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -115,10 +116,10 @@ def _retry_wait(
 ) -> float:
     """Seconds before retry number `retry`: the server's Retry-After if given, else exponential."""
     wait = backoff["base_s"] * backoff["factor"] ** retry
-    if response is not None and response.headers.get("Retry-After"):
-        # An HTTP-date Retry-After is rare for webhooks: it falls back to the backoff.
-        with contextlib.suppress(ValueError):
-            wait = float(response.headers["Retry-After"])
+    if response is not None:
+        asked = parse_retry_after(response.headers.get("Retry-After"))
+        if asked is not None:
+            wait = asked
     return min(wait, backoff["max_s"])
 
 

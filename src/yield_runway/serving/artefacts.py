@@ -2,7 +2,8 @@
 
 Layout under the data root (local path or s3://bucket/prefix), as training writes it:
 06_models/{champion,legacy}_model.joblib/<version>/..., 06_models/feature_list.json,
-06_models/categorical_mapping.json and 04_feature/feature_state.parquet.
+06_models/categorical_mapping.json, 06_models/observation_limits.json and
+04_feature/feature_state.parquet.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Artefacts:
     legacy_model: Any
     feature_list: list[str]
     categorical_mapping: dict[str, Any]
+    observation_limits: dict[str, float]
     versions: dict[str, str]
     feature_state: pd.DataFrame | None = None
     state_tag: str | None = None
@@ -100,6 +102,7 @@ class ArtefactStore:
     def _load(self, versions: dict[str, str]) -> Artefacts:
         feature_list = self._load_json("06_models/feature_list.json")
         mapping = self._load_json("06_models/categorical_mapping.json")
+        limits = self._load_json("06_models/observation_limits.json")
         models = {m: self._load_model(m, versions[m]) for m in MODELS}
         try:
             for name, model in models.items():
@@ -117,6 +120,7 @@ class ArtefactStore:
             legacy_model=models["legacy_model"],
             feature_list=feature_list,
             categorical_mapping=mapping,
+            observation_limits=limits,
             versions=versions,
         )
 

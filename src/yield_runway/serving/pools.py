@@ -24,7 +24,8 @@ def predict_pools(
     artefacts = store.get()
     run_timestamp = now or pd.Timestamp.now(tz="UTC")
     fe = params["feature_engineering"]
-    rows, _ = parse_snapshot(objects, params["data_engineering"])
+    limit = artefacts.observation_limits["apy_limit"]
+    rows, _ = parse_snapshot(objects, params["data_engineering"], limit)
     # The same steps as an hourly run, in memory: the scheduled run alone advances the state.
     current = state.update_state(
         store.feature_state(), rows, run_timestamp, state.trailing_days(fe)

@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 
 from yield_runway.contracts import HISTORY_COLUMNS
+from yield_runway.pipelines.data_engineering import reference
 from yield_runway.pipelines.data_engineering.nodes import (
     build_daily_grid,
+    derive_observation_limits,
     extract_pool_metadata,
     reduce_pools_history,
 )
@@ -142,3 +144,31 @@ def test_daily_aggregation_rejects_unknown_method(de_params):
             _history([("2025-01-01T01:00:00Z", "p1", 1.0)]),
             {**de_params, "daily_aggregation": "max"},
         )
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "0001-01-01T00:00:00Z",  # parses, but nanoseconds cannot hold it (it used to wrap)
+        "1420-05-01T00:00:00.000Z",  # would wrap into this century
+        "2263-01-01T00:00:00+00:00",  # past the nanosecond range, non-canonical spelling
+        "2014-12-31T23:59:59.000Z",  # representable, before the parameter window
+        "2100-01-01T00:00:00.000Z",  # the window's end is exclusive
+    ],
+)
+def test_timestamps_outside_the_window_are_unparsable(de_params, timestamp):
+    raw = _raw([_good("2025-01-01T01:00:00.000Z"), _good(timestamp, pool="p2")])
+    daily, report = reduce_pools_history(raw, de_params)
+    assert report["dropped_by_reason"]["unparsable_timestamp"] == 1
+    assert daily["pool"].tolist() == ["p1"]
+    # The whole-file reference agrees.
+    clean, reference_report = reference.clean_pools_history(raw, de_params)
+    assert reference_report["dropped_by_reason"] == report["dropped_by_reason"]
+    assert clean["pool"].tolist() == ["p1"]
+
+
+def test_observation_limits_are_the_tighter_of_the_caps(de_params):
+    report = {"apy_outlier_cap": 7934.4}
+    limits = derive_observation_limits(report, {**de_params, "apy_max": 100000})
+    assert limits == {"apy_max": 100000.0, "apy_outlier_cap": 7934.4, "apy_limit": 7934.4}
+    assert derive_observation_limits(report, {**de_params, "apy_max": 5000})["apy_limit"] == 5000.0

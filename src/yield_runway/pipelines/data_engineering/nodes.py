@@ -28,6 +28,12 @@ def _batches(pools_history: Iterable[pa.RecordBatch] | pd.DataFrame) -> Iterable
     return pools_history
 
 
+def time_window(params: dict[str, Any]) -> tuple[int, int]:
+    """The plausible snapshot window [first, last) from parameters, as epoch nanoseconds UTC."""
+    first, last = (pd.Timestamp(t, tz="UTC").value for t in params["timestamp_window"])
+    return first, last
+
+
 def _check_columns(names: list[str], required: list[str], name: str) -> None:
     """Raise a ValueError naming every required column that is missing."""
     missing = [column for column in required if column not in names]
@@ -58,7 +64,12 @@ def _pass(
             names = list(batch.schema.names)
             _check_columns(names, list(params["required_columns"]), "pools_history")
             optional = [c for c in params["optional_numeric_columns"] if c in names]
-            state = StreamState(list(params["required_columns"]), optional, params["apy_max"])
+            state = StreamState(
+                list(params["required_columns"]),
+                optional,
+                params["apy_max"],
+                time_window(params),
+            )
             values = [c for c in DAILY_VALUE_COLUMNS if c in ("apy", "tvlUsd", *optional)]
         rows = validate_batch(batch, state)
         apy = rows["apy"].to_numpy()
@@ -187,6 +198,18 @@ FLAG_VALUES = {
     "ilRisk": {"yes": 1.0, "no": 0.0},
     "exposure": {"multi": 1.0, "single": 0.0},
 }
+
+
+def derive_observation_limits(
+    cleaning_report: dict[str, Any], params: dict[str, Any]
+) -> dict[str, float]:
+    """The largest APY training kept: serving must not count as observations what it dropped."""
+    cap = float(cleaning_report["apy_outlier_cap"])
+    return {
+        "apy_max": float(params["apy_max"]),
+        "apy_outlier_cap": cap,
+        "apy_limit": min(float(params["apy_max"]), cap),
+    }
 
 
 def extract_pool_metadata(

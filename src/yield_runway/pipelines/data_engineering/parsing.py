@@ -19,6 +19,8 @@ CANONICAL_INSTANT = (
     r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z$"
 )
 NAT = np.iinfo(np.int64).min
+# Instants int64 nanoseconds can hold (about 1677..2262); outside them a product would wrap.
+MIN_NS_SECONDS, MAX_NS_SECONDS = pd.Timestamp.min.timestamp(), pd.Timestamp.max.timestamp()
 
 
 def is_blank(values: pa.Array) -> np.ndarray:
@@ -58,6 +60,9 @@ def _pandas_instants(values: pa.Array) -> np.ndarray:
     """ISO-8601 texts to epoch nanoseconds (UTC) with pandas; unparsable -> NAT."""
     text = pd.Series(values.to_pylist(), dtype="string")
     parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
+    # pandas keeps far dates in a coarser unit; nanoseconds cannot hold them: NaT.
+    lo, hi = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+    parsed = parsed.where((parsed >= lo) & (parsed <= hi))
     naive = parsed.dt.tz_convert(None).dt.as_unit("ns")
     return naive.to_numpy(dtype="datetime64[ns]").view(np.int64)
 
@@ -71,11 +76,12 @@ def _instants_checked(texts: pa.Array) -> np.ndarray:
     seconds = pc.strptime(head, format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True)
     same = pc.equal(pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%S"), head)
     ok = pc.fill_null(same, False).to_numpy(zero_copy_only=False)
+    secs = pc.cast(pc.fill_null(seconds, 0), pa.int64()).to_numpy(zero_copy_only=False)
+    ok &= (secs > MIN_NS_SECONDS) & (secs < MAX_NS_SECONDS)
     # The fraction: the digits between "." and "Z", right-padded to nanoseconds.
     digits = pc.utf8_rpad(pc.utf8_slice_codeunits(texts, 20, -1), width=9, padding="0")
     nanos = pc.cast(pc.if_else(ok, digits, "0"), pa.int64()).to_numpy(zero_copy_only=False)
-    secs = pc.cast(pc.fill_null(seconds, 0), pa.int64()).to_numpy(zero_copy_only=False)
-    out = secs * 10**9 + nanos
+    out = np.where(ok, secs, 0) * 10**9 + nanos
     if not ok.all():
         bad = np.flatnonzero(~ok)
         out[bad] = _pandas_instants(texts.take(bad))
@@ -89,8 +95,12 @@ def parse_instants(values: pa.Array) -> np.ndarray:
     if len(canonical):
         texts = values.take(canonical)
         try:
-            cast = pc.cast(texts, pa.timestamp("ns", tz="UTC"))
-            out[canonical] = cast.cast(pa.int64()).to_numpy(zero_copy_only=False)
+            # Microseconds hold every canonical text (at most 6 fraction digits) for any year;
+            # only instants nanoseconds can represent are kept (a direct ns cast would wrap).
+            micros = pc.cast(texts, pa.timestamp("us", tz="UTC")).cast(pa.int64())
+            micros = micros.to_numpy(zero_copy_only=False)
+            inside = (micros > MIN_NS_SECONDS * 1e6) & (micros < MAX_NS_SECONDS * 1e6)
+            out[canonical] = np.where(inside, micros * 1000, NAT)
         except pa.ArrowInvalid:
             # Some day does not exist (e.g. 2025-02-30): find those rows, pandas judges them.
             out[canonical] = _instants_checked(texts)

@@ -2,7 +2,12 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import build_daily_grid, extract_pool_metadata, reduce_pools_history
+from .nodes import (
+    build_daily_grid,
+    derive_observation_limits,
+    extract_pool_metadata,
+    reduce_pools_history,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -14,6 +19,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["pools_history", "params:data_engineering"],
                 outputs=["pools_daily_observed", "cleaning_report"],
                 name="reduce_pools_history",
+            ),
+            Node(
+                derive_observation_limits,
+                inputs=["cleaning_report", "params:data_engineering"],
+                outputs="observation_limits",
+                name="derive_observation_limits",
             ),
             Node(
                 extract_pool_metadata,

@@ -52,6 +52,8 @@ def clean_pools_history(
     # Exact duplicates are judged on the raw text, before any parsing can merge distinct rows.
     duplicate = raw.duplicated(keep="first").to_numpy(dtype=bool)
     timestamp = pd.to_datetime(raw["timestamp"], errors="coerce", utc=True, format="ISO8601")
+    first, last = (pd.Timestamp(t, tz="UTC") for t in params["timestamp_window"])
+    timestamp = timestamp.where((timestamp >= first) & (timestamp < last))
     apy = _as_float(raw["apy"])
     tvl = _as_float(raw["tvlUsd"])
     apy_blank = _is_blank(raw["apy"])

@@ -56,6 +56,8 @@ class StreamState:
     required: list[str]
     optional: list[str]
     apy_max: float
+    # [first, last) plausible snapshot instants, epoch nanoseconds UTC.
+    time_window: tuple[int, int]
     seen: SeenFingerprints = field(default_factory=SeenFingerprints)
     codes: dict[str, Codes] = field(
         default_factory=lambda: {c: Codes() for c in DICTIONARY_COLUMNS}
@@ -101,6 +103,8 @@ def validate_batch(batch: pa.RecordBatch, state: StreamState) -> pd.DataFrame:
 
     pool = _dictionary_codes(encoded["pool"], state.codes["pool"], strip=True)
     ts = parse_instants(columns["timestamp"])
+    # Outside the window a parsed instant is as unusable as an unparsable one.
+    ts[(ts < state.time_window[0]) | (ts >= state.time_window[1])] = NAT
     apy = parse_float(columns["apy"])
     tvl = parse_float(columns["tvlUsd"])
     nan_apy = np.isnan(apy)

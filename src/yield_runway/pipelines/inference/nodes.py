@@ -33,10 +33,10 @@ def resolve_run_timestamp(value: str | None) -> pd.Timestamp:
 
 
 def parse_pools_snapshot(
-    pools_snapshot: list[Any], params: dict[str, Any]
+    pools_snapshot: list[Any], params: dict[str, Any], observation_limits: dict[str, float]
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Check the snapshot's pool objects, skip and count bad ones, one row per pool."""
-    rows, problems = parse_snapshot(pools_snapshot, params)
+    rows, problems = parse_snapshot(pools_snapshot, params, observation_limits["apy_limit"])
     skipped = {str(k): int(v) for k, v in problems.value_counts().items()}
     if skipped:
         logger.warning(

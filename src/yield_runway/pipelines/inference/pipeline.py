@@ -26,7 +26,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 parse_pools_snapshot,
-                inputs=["pools_snapshot", "params:data_engineering"],
+                inputs=["pools_snapshot", "params:data_engineering", "observation_limits"],
                 outputs=["snapshot_rows", "snapshot_report"],
                 name="parse_pools_snapshot",
             ),
