@@ -21,14 +21,6 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FEATURES = [
-    "apy",
-    "tvlUsd",
-    "apyMeanExpanding",
-    "apyStdExpanding",
-    "chain_factorized",
-    "project_factorized",
-]
 
 COLD_START = """
 import time
