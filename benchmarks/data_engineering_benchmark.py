@@ -8,8 +8,10 @@ approach runs in a fresh subprocess; wall time is measured inside it (the work o
 interpreter start) and peak RSS from outside (os.wait4's ru_maxrss of that child):
   (a) ours: the data_engineering + feature_engineering node functions, in-process, no Kedro
       session: streamed read, validation, daily grid, categorical mapping, every feature.
-  (b) notebook: pd.read_csv of the whole file, groupby([pool, Grouper('1D')]).last(), then
-      rolling 30-day median (shifted -29), expanding mean and std per pool via apply(lambda).
+  (b) notebook: the reference notebook's steps: pd.read_csv of the whole file, merge of the
+      snapshot's pool info, APY quantile filter, sort, groupby([pool, Grouper('1D')]).last(),
+      rolling 30-day median (shifted -29), expanding mean and std per pool via apply(lambda),
+      factorized categoricals.
   (c) floor: pyarrow.csv.read_csv of the whole file with column types (multi-threaded).
 """
 
@@ -56,17 +58,29 @@ def run_ours(path: Path) -> dict:
 
 
 def run_notebook(path: Path) -> dict:
-    """(b) The reference notebook's approach, faithfully: whole file, per-group lambdas."""
+    """(b) The reference notebook's steps, in its order: whole file, per-group lambdas.
+
+    DefiLlama's yield-ml `exploration.ipynb`: read_csv; merge the snapshot's pool info on
+    (pool, chain, project); drop APY above its 0.999 quantile; to_datetime; sort by pool and
+    timestamp; groupby([pool, Grouper('1D')]).last(); the 30-day forward median, expanding mean
+    and std per pool via apply(lambda); factorize the categoricals. Only `errors="coerce"` is
+    added, since the generated files hold the bad values the real ones do.
+    """
     import pandas as pd
 
     began = time.perf_counter()
     df = pd.read_csv(path)
-    df["timestamp"] = pd.to_datetime(df["timestamp"], errors="coerce")
+    enriched = pd.read_json(path.parent / "pools_snapshot.json")
+    info = ["chain", "project", "pool", "stablecoin", "ilRisk", "exposure"]
+    df = df.merge(enriched[info], how="left", on=["pool", "chain", "project"])
     df["apy"] = pd.to_numeric(df["apy"], errors="coerce")
+    df = df[df.apy <= df.apy.quantile(0.999)]
+    df["timestamp"] = pd.to_datetime(df["timestamp"], errors="coerce")
     df = df.dropna(subset=["timestamp", "pool"])
+    df = df.sort_values(["pool", "timestamp"]).reset_index(drop=True)
     daily = df.groupby(["pool", pd.Grouper(key="timestamp", freq="1D")]).last().reset_index()
     by_pool = daily.groupby("pool")["apy"]
-    daily["apyMedian30dFuture"] = by_pool.apply(
+    daily["apyMedianShifted"] = by_pool.apply(
         lambda x: x.rolling(30).median().shift(-29)
     ).reset_index(level=0, drop=True)
     daily["apyMeanExpanding"] = by_pool.apply(lambda x: x.expanding().mean()).reset_index(
@@ -75,6 +89,8 @@ def run_notebook(path: Path) -> dict:
     daily["apyStdExpanding"] = by_pool.apply(lambda x: x.expanding().std()).reset_index(
         level=0, drop=True
     )
+    for column in ["chain", "project", "ilRisk", "exposure", "stablecoin"]:
+        daily[f"{column}_factorized"] = pd.factorize(daily[column])[0]
     return {"seconds": time.perf_counter() - began, "rows": len(df), "out_rows": len(daily)}
 
 

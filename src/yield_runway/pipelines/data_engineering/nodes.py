@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -12,7 +15,7 @@ import pyarrow as pa
 
 from . import partials
 from .grid import DAILY_VALUE_COLUMNS, POOL_ATTRIBUTE_COLUMNS, daily_grid
-from .validation import StreamState, validate_batch
+from .validation import ParsedBatch, StreamState, parse_batch, resolve_batch
 
 logger = logging.getLogger(__name__)
 
@@ -56,43 +59,50 @@ def _pass(
     is already known) are kept aside as "suspects" rather than aggregated: the cap is only known
     at the end, and only rows at or below it may enter the daily values.
     """
-    state: StreamState | None = None
-    values: list[str] = []
-    value_parts, attribute_parts, suspects, clean_apy, guards = [], [], [], [], []
-    for batch in _batches(pools_history):
-        if state is None:
-            names = list(batch.schema.names)
-            _check_columns(names, list(params["required_columns"]), "pools_history")
-            optional = [c for c in params["optional_numeric_columns"] if c in names]
-            state = StreamState(
-                list(params["required_columns"]),
-                optional,
-                params["apy_max"],
-                time_window(params),
-            )
-            values = [c for c in DAILY_VALUE_COLUMNS if c in ("apy", "tvlUsd", *optional)]
-        rows = validate_batch(batch, state)
-        apy = rows["apy"].to_numpy()
-        clean_apy.append(apy)
-        if threshold is None:
-            guard = (
-                float(np.quantile(apy, params["apy_outlier_guard_quantile"]))
-                if len(apy)
-                else np.inf
-            )
-        else:
-            guard = threshold
-        guards.append(guard)
-        high = apy > guard
-        if high.any():
-            if threshold is None:  # with the cap known, rows above it are simply outliers
-                suspects.append(rows[high])
-            rows = rows[~high]
-        value_parts.append(partials.value_partial(rows, values, how))
-        attribute_parts.append(partials.attribute_partial(rows))
-        value_parts, attribute_parts = _compact(value_parts, attribute_parts, values, how)
-    if state is None:
+    batches = iter(_batches(pools_history))
+    first = next(batches, None)
+    if first is None:
         raise ValueError("pools_history is empty: not even a header row")
+    names = list(first.schema.names)
+    _check_columns(names, list(params["required_columns"]), "pools_history")
+    optional = [c for c in params["optional_numeric_columns"] if c in names]
+    state = StreamState(
+        list(params["required_columns"]), optional, params["apy_max"], time_window(params)
+    )
+    values = [c for c in DAILY_VALUE_COLUMNS if c in ("apy", "tvlUsd", *optional)]
+    value_parts, attribute_parts, suspects, clean_apy, guards = [], [], [], [], []
+    threads = max(1, int(params["parse_threads"]))
+    with ThreadPoolExecutor(threads, thread_name_prefix="history") as pool:
+        aggregating: deque = deque()
+        for parsed in _parsed(pool, itertools.chain([first], batches), state, threads):
+            rows = resolve_batch(parsed, state)
+            apy = rows["apy"].to_numpy()
+            clean_apy.append(apy)
+            if threshold is None:
+                guard = (
+                    float(np.quantile(apy, params["apy_outlier_guard_quantile"]))
+                    if len(apy)
+                    else np.inf
+                )
+            else:
+                guard = threshold
+            guards.append(guard)
+            high = apy > guard
+            if high.any():
+                if threshold is None:  # with the cap known, rows above it are simply outliers
+                    suspects.append(rows[high])
+                rows = rows[~high]
+            # Partial aggregates depend only on their rows: the pool computes them meanwhile.
+            aggregating.append(pool.submit(_batch_partials, rows, values, how))
+            while len(aggregating) > threads or (aggregating and aggregating[0].done()):
+                value_part, attribute_part = aggregating.popleft().result()
+                value_parts.append(value_part)
+                attribute_parts.append(attribute_part)
+                value_parts, attribute_parts = _compact(value_parts, attribute_parts, values, how)
+        for future in aggregating:
+            value_part, attribute_part = future.result()
+            value_parts.append(value_part)
+            attribute_parts.append(attribute_part)
     return {
         "state": state,
         "values": values,
@@ -103,6 +113,28 @@ def _pass(
         "clean_apy": np.concatenate(clean_apy) if clean_apy else np.zeros(0),
         "guard": max(guards, default=-np.inf),
     }
+
+
+def _parsed(
+    pool: ThreadPoolExecutor, batches: Iterable[pa.RecordBatch], state: StreamState, ahead: int
+) -> Iterator[ParsedBatch]:
+    """The batches parsed in `pool`, in order, with at most `ahead` more being parsed."""
+    pending: deque = deque()
+    for batch in batches:
+        pending.append(
+            pool.submit(parse_batch, batch, state.required, state.optional, state.time_window)
+        )
+        if len(pending) > ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _batch_partials(
+    rows: pd.DataFrame, values: list[str], how: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The value and attribute partial aggregates of one batch's clean rows."""
+    return partials.value_partial(rows, values, how), partials.attribute_partial(rows)
 
 
 def _compact(

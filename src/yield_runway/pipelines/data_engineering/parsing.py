@@ -23,6 +23,81 @@ NAT = np.iinfo(np.int64).min
 MIN_NS_SECONDS, MAX_NS_SECONDS = pd.Timestamp.min.timestamp(), pd.Timestamp.max.timestamp()
 
 
+def text_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The UTF-8 bytes and the n + 1 offsets (into those bytes) of a string array."""
+    values = values.cast(pa.large_string()) if pa.types.is_string(values.type) else values
+    n = len(values)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[
+        values.offset : values.offset + n + 1
+    ]
+    data = values.buffers()[2]
+    raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    return raw, offsets
+
+
+_NUMBER_BYTES = np.zeros(256, dtype=np.int64)
+_NUMBER_BYTES[[ord(c) for c in "0123456789.eE+-"]] = 1
+
+
+def _number_candidates(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of non-empty, non-null texts made only of number bytes, and the other non-null rows."""
+    raw, offsets = text_buffers(values)
+    inside = np.concatenate([[0], np.cumsum(_NUMBER_BYTES[raw])])
+    good = inside[offsets[1:]] - inside[offsets[:-1]]
+    lengths = np.diff(offsets)
+    valid = pc.is_valid(values).to_numpy(zero_copy_only=False)
+    candidate = valid & (lengths > 0) & (good == lengths)
+    return np.flatnonzero(candidate), np.flatnonzero(valid & ~candidate)
+
+
+# "YYYY-MM-DDTHH:MM:SS.mmmZ", the form DefiLlama writes: parsed from its bytes directly.
+_MILLIS_WIDTH = 24
+_MILLIS_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22])
+_MILLIS_LITERALS = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", 19: ".", 23: "Z"}
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm)."""
+    year = year - (month <= 2)
+    era = np.floor_divide(year, 400)
+    yoe = year - era * 400
+    doy = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def _millis_instants(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Rows in the exact millisecond form with a real date and time, and their epoch ns."""
+    raw, offsets = text_buffers(values)
+    lengths = np.diff(offsets)
+    rows = np.flatnonzero((lengths == _MILLIS_WIDTH) & pc.is_valid(values).to_numpy(False))
+    if not len(rows):
+        return rows, np.zeros(0, dtype=np.int64)
+    # One fixed-width window per row (a strided gather, no index matrix).
+    text = np.lib.stride_tricks.sliding_window_view(raw, _MILLIS_WIDTH)[offsets[rows]]
+    digits = text[:, _MILLIS_DIGITS].astype(np.int16) - ord("0")
+    ok = ((digits >= 0) & (digits <= 9)).all(axis=1)
+    for position, literal in _MILLIS_LITERALS.items():
+        ok &= text[:, position] == ord(literal)
+
+    def number(*columns: int) -> np.ndarray:
+        value = np.zeros(len(rows), dtype=np.int64)
+        for column in columns:
+            value = value * 10 + digits[:, column]
+        return value
+
+    year, month, day = number(0, 1, 2, 3), number(4, 5), number(6, 7)
+    hour, minute, second, millis = number(8, 9), number(10, 11), number(12, 13), number(14, 15, 16)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = _DAYS_IN_MONTH[np.clip(month, 0, 12)] + ((month == 2) & leap)
+    ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
+    ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
+    seconds = ((_days_from_civil(year, month, day) * 24 + hour) * 60 + minute) * 60 + second
+    ok &= (seconds > MIN_NS_SECONDS) & (seconds < MAX_NS_SECONDS)
+    return rows[ok], (seconds * 1000 + millis)[ok] * 1_000_000
+
+
 def is_blank(values: pa.Array) -> np.ndarray:
     """True where a raw text value is null, empty or the text 'nan' (case and spaces ignored)."""
     text = pc.utf8_lower(pc.utf8_trim_whitespace(values))
@@ -48,8 +123,18 @@ def parse_float(values: pa.Array) -> np.ndarray:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     out = np.full(len(values), np.nan)
-    canonical, other = _split(values, CANONICAL_NUMBER)
-    out[canonical] = pc.cast(values.take(canonical), pa.float64()).to_numpy(zero_copy_only=False)
+    # Usually a handful of texts are not numbers: those with a byte no number has go to pandas,
+    # the rest are cast together (a regex decides only if that cast fails too).
+    candidates, other = _number_candidates(values)
+    try:
+        out[candidates] = pc.cast(values.take(candidates), pa.float64()).to_numpy(
+            zero_copy_only=False
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        canonical, other = _split(values, CANONICAL_NUMBER)
+        out[canonical] = pc.cast(values.take(canonical), pa.float64()).to_numpy(
+            zero_copy_only=False
+        )
     if len(other):
         text = pd.Series(values.take(other).to_pylist(), dtype="string")
         out[other] = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -91,6 +176,16 @@ def _instants_checked(texts: pa.Array) -> np.ndarray:
 def parse_instants(values: pa.Array) -> np.ndarray:
     """Like `pd.to_datetime(errors="coerce", utc=True, format="ISO8601")`, as int64 ns (NAT)."""
     out = np.full(len(values), NAT, dtype=np.int64)
+    fast, instants = _millis_instants(values)
+    out[fast] = instants
+    if len(fast) == len(values):
+        return out
+    if len(fast):
+        rest = np.ones(len(values), dtype=bool)
+        rest[fast] = False
+        rest = np.flatnonzero(rest)
+        out[rest] = parse_instants(values.take(rest))
+        return out
     canonical, other = _split(values, CANONICAL_INSTANT)
     if len(canonical):
         texts = values.take(canonical)

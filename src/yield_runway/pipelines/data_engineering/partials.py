@@ -36,9 +36,14 @@ def split_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _last(frame: pd.DataFrame, groups: dict[str, list[str]], in_seq_order: bool) -> pd.DataFrame:
-    """Per key, each group's winning (ts, seq, values); `frame` has key, ts_<g>, seq_<g>, values."""
+    """Per key, each group's winning (ts, seq, values); `frame` has key, ts_<g>, seq_<g>, values.
+
+    One row per key of `frame`, sorted by key; a group with no valid row for a key has NAT
+    ts and seq and NaN values there.
+    """
     keys = frame["key"].to_numpy()
-    parts = []
+    out_keys = np.unique(keys)
+    out: dict[str, np.ndarray] = {"key": out_keys}
     for group, payload in groups.items():
         ts, seq = frame[f"ts_{group}"].to_numpy(), frame[f"seq_{group}"].to_numpy()
         valid = np.flatnonzero(ts != NAT)
@@ -46,14 +51,17 @@ def _last(frame: pd.DataFrame, groups: dict[str, list[str]], in_seq_order: bool)
             order = valid[np.argsort(ts[valid], kind="stable")]
         else:
             order = valid[np.lexsort((seq[valid], ts[valid]))]
-        winners = order[~pd.Index(keys[order]).duplicated(keep="last")]
-        columns = [f"ts_{group}", f"seq_{group}", *payload]
-        parts.append(frame[columns].iloc[winners].set_axis(keys[winners]))
-    out = pd.concat(parts, axis=1, join="outer", sort=False)
-    for group in groups:
-        for prefix in ("ts_", "seq_"):
-            out[prefix + group] = out[prefix + group].fillna(NAT).astype(np.int64)
-    return out.rename_axis("key").reset_index()
+        winners = order[~pd.Series(keys[order]).duplicated(keep="last").to_numpy()]
+        at = np.searchsorted(out_keys, keys[winners])
+        for name, values, fill in (
+            (f"ts_{group}", ts, NAT),
+            (f"seq_{group}", seq, NAT),
+            *((v, frame[v].to_numpy(dtype=float), np.nan) for v in payload),
+        ):
+            column = np.full(len(out_keys), fill, dtype=values.dtype)
+            column[at] = values[winners]
+            out[name] = column
+    return pd.DataFrame(out)
 
 
 def _as_groups(rows: pd.DataFrame, key: np.ndarray, groups: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -49,14 +49,23 @@ def clean_pools_history(
     raw = pools_history[required + optional]
     n_raw = len(raw)
 
-    # Exact duplicates are judged on the raw text, before any parsing can merge distinct rows.
-    duplicate = raw.duplicated(keep="first").to_numpy(dtype=bool)
     timestamp = pd.to_datetime(raw["timestamp"], errors="coerce", utc=True, format="ISO8601")
     first, last = (pd.Timestamp(t, tz="UTC") for t in params["timestamp_window"])
     timestamp = timestamp.where((timestamp >= first) & (timestamp < last))
     apy = _as_float(raw["apy"])
     tvl = _as_float(raw["tvlUsd"])
     apy_blank = _is_blank(raw["apy"])
+    # Exact duplicates: equal in every column as read (text as is, instants, numbers).
+    as_read = pd.DataFrame(
+        {
+            **{c: raw[c].astype("string") for c in ("pool", *POOL_ATTRIBUTE_COLUMNS)},
+            "timestamp": timestamp,
+            "apy": apy,
+            "tvlUsd": tvl,
+            **{c: _as_float(raw[c]) for c in optional},
+        }
+    )
+    duplicate = as_read.duplicated(keep="first").to_numpy(dtype=bool)
 
     # Each bad row is counted once, under the first reason that applies, in this order.
     reasons = {

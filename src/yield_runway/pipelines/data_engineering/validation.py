@@ -9,8 +9,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .fingerprint import SeenFingerprints, dictionary_fingerprints, row_fingerprints
-from .fingerprint import text_fingerprints as _text
+from .fingerprint import (
+    BatchFingerprints,
+    SeenFingerprints,
+    dictionary_fingerprints,
+    number_fingerprints,
+    row_fingerprints,
+)
 from .parsing import NAT, is_blank, parse_float, parse_instants
 
 DROP_REASONS = (
@@ -78,53 +83,80 @@ def _dictionary_codes(encoded: pa.DictionaryArray, codes: Codes, strip: bool) ->
     return local[indices]
 
 
-def validate_batch(batch: pa.RecordBatch, state: StreamState) -> pd.DataFrame:
-    """Drop and count one batch's bad rows (first reason only); return its clean rows, typed.
+@dataclass
+class ParsedBatch:
+    """One batch parsed, before anything that depends on the batches before it."""
 
-    Columns: pool, chain, project, symbol (int32 codes, -1 missing), ts (int64 ns UTC),
-    seq (int64 row number in the stream), apy, tvlUsd and the optional columns (float64).
+    n: int
+    encoded: dict[str, pa.DictionaryArray]
+    fingerprints: BatchFingerprints
+    ts: np.ndarray
+    apy: np.ndarray
+    apy_blank: np.ndarray
+    tvl: np.ndarray
+    optional: dict[str, np.ndarray]
+
+
+def parse_batch(
+    batch: pa.RecordBatch, required: list[str], optional: list[str], window: tuple[int, int]
+) -> ParsedBatch:
+    """Parse one batch of raw text: numbers, instants, dictionaries and row fingerprints.
+
+    Depends on nothing but the batch, so batches can be parsed concurrently (Arrow and NumPy
+    release the GIL); `resolve_batch` then applies them to the stream's state in order.
     """
-    columns = {name: batch.column(name) for name in state.required + state.optional}
     columns = {
         n: c
         if pa.types.is_string(c.type) or pa.types.is_large_string(c.type)
         else pc.cast(c, pa.string())
-        for n, c in columns.items()
+        for n, c in ((name, batch.column(name)) for name in required + optional)
     }
     n = batch.num_rows
+    ts = parse_instants(columns["timestamp"])
+    # Outside the window a parsed instant is as unusable as an unparsable one.
+    ts[(ts < window[0]) | (ts >= window[1])] = NAT
+    apy = parse_float(columns["apy"])
+    tvl = parse_float(columns["tvlUsd"])
+    extra = {name: parse_float(columns[name]) for name in optional}
+    numbers = {"timestamp": ts, "apy": apy, "tvlUsd": tvl, **extra}
     encoded, hashes = {}, []
-    for name in state.required + state.optional:
+    for name in required + optional:
         if name in DICTIONARY_COLUMNS:
             encoded[name], h = dictionary_fingerprints(columns[name])
         else:
-            h = _text(columns[name])
+            h = number_fingerprints(numbers[name])
         hashes.append(h)
-    duplicate = ~state.seen.first_occurrences(row_fingerprints(hashes))
-
-    pool = _dictionary_codes(encoded["pool"], state.codes["pool"], strip=True)
-    ts = parse_instants(columns["timestamp"])
-    # Outside the window a parsed instant is as unusable as an unparsable one.
-    ts[(ts < state.time_window[0]) | (ts >= state.time_window[1])] = NAT
-    apy = parse_float(columns["apy"])
-    tvl = parse_float(columns["tvlUsd"])
-    nan_apy = np.isnan(apy)
     apy_blank = np.zeros(n, dtype=bool)
+    nan_apy = np.isnan(apy)
     if nan_apy.any():
         # Only a text that did not parse can be blank: test just those.
         rows = np.flatnonzero(nan_apy)
         apy_blank[rows] = is_blank(columns["apy"].take(rows))
+    fingerprints = BatchFingerprints.of(row_fingerprints(hashes))
+    return ParsedBatch(n, encoded, fingerprints, ts, apy, apy_blank, tvl, extra)
+
+
+def resolve_batch(parsed: ParsedBatch, state: StreamState) -> pd.DataFrame:
+    """Drop and count one parsed batch's bad rows (first reason only); return its clean rows.
+
+    Columns: pool, chain, project, symbol (int32 codes, -1 missing), ts (int64 ns UTC),
+    seq (int64 row number in the stream), apy, tvlUsd and the optional columns (float64).
+    """
+    duplicate = ~state.seen.first_occurrences(parsed.fingerprints)
+    pool = _dictionary_codes(parsed.encoded["pool"], state.codes["pool"], strip=True)
+    apy, tvl = parsed.apy, parsed.tvl
     with np.errstate(invalid="ignore"):
         reasons = {
             "duplicate_row": duplicate,
             "missing_pool": pool < 0,
-            "unparsable_timestamp": ts == NAT,
-            "missing_apy": apy_blank,
-            "non_numeric_apy": ~apy_blank & ~np.isfinite(apy),
+            "unparsable_timestamp": parsed.ts == NAT,
+            "missing_apy": parsed.apy_blank,
+            "non_numeric_apy": ~parsed.apy_blank & ~np.isfinite(apy),
             "negative_apy": apy < 0,
             "absurd_apy": apy > state.apy_max,
             "invalid_tvl": ~np.isfinite(tvl) | (tvl < 0),
         }
-    drop = np.zeros(n, dtype=bool)
+    drop = np.zeros(parsed.n, dtype=bool)
     for reason, mask in reasons.items():
         new = mask & ~drop
         state.dropped[reason] += int(new.sum())
@@ -133,16 +165,19 @@ def validate_batch(batch: pa.RecordBatch, state: StreamState) -> pd.DataFrame:
 
     clean = {
         "pool": pool[keep],
-        **{a: _dictionary_codes(encoded[a], state.codes[a], strip=False)[keep] for a in ATTRIBUTES},
-        "ts": ts[keep],
+        **{
+            a: _dictionary_codes(parsed.encoded[a], state.codes[a], strip=False)[keep]
+            for a in ATTRIBUTES
+        },
+        "ts": parsed.ts[keep],
         "seq": state.rows + keep.astype(np.int64),
         "apy": apy[keep],
         "tvlUsd": tvl[keep],
     }
-    for name in state.optional:
-        values = parse_float(columns[name].take(keep))
+    for name, values in parsed.optional.items():
+        values = values[keep]
         # A negative or non-finite component is unknown, not a reason to lose the row.
         with np.errstate(invalid="ignore"):
             clean[name] = np.where(np.isfinite(values) & (values >= 0), values, np.nan)
-    state.rows += n
+    state.rows += parsed.n
     return pd.DataFrame(clean)

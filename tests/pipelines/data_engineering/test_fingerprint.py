@@ -1,0 +1,47 @@
+"""Exact-duplicate detection across a stream of batches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from yield_runway.pipelines.data_engineering.fingerprint import (
+    BatchFingerprints,
+    SeenFingerprints,
+    number_fingerprints,
+    text_fingerprints,
+)
+
+
+def _first(seen: SeenFingerprints, values: list[int]) -> list[bool]:
+    batch = BatchFingerprints.of(np.array(values, dtype=np.uint64))
+    return seen.first_occurrences(batch).tolist()
+
+
+def test_first_occurrences_within_and_across_batches():
+    seen = SeenFingerprints()
+    assert _first(seen, [5, 3, 5, 9, 3, 5]) == [True, True, False, True, False, False]
+    assert _first(seen, [7, 9, 7, 1]) == [True, False, False, True]
+    # Enough batches that the sorted runs merge; every value seen before stays seen.
+    for start in range(10, 200, 10):
+        assert _first(seen, list(range(start, start + 10))) == [True] * 10
+    assert _first(seen, [1, 3, 5, 7, 9, 15, 195, 500]) == [False] * 7 + [True]
+
+
+def test_an_empty_batch_changes_nothing():
+    seen = SeenFingerprints()
+    assert _first(seen, []) == []
+    assert _first(seen, [4, 4]) == [True, False]
+
+
+def test_numbers_fingerprint_as_pandas_compares_them():
+    values = np.array([0.0, -0.0, np.nan, -np.nan, 1.5, 1.5000000000000002])
+    h = number_fingerprints(values)
+    assert h[0] == h[1] and h[2] == h[3]
+    assert len(set(h.tolist())) == 4
+
+
+def test_texts_fingerprint_by_bytes_and_nulls_apart():
+    h = text_fingerprints(pa.array(["abc", "abc", "abd", "", None, "abcdefghij", "abcdefghik"]))
+    assert h[0] == h[1]
+    assert len(set(h.tolist())) == 6
