@@ -114,3 +114,35 @@ def test_constant_reference_and_empty_current_do_not_divide_by_zero():
     assert np.isnan(empty["value"]) and empty["n_current"] == 0
     report = [{"feature": "x", **empty, "threshold": 0.1, "drifted": False}]
     assert drift_summary(report)["not_measured"] == ["x"]
+
+
+def _small_population(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    shares = [0.3, 0.2, 0.15, 0.1, 0.1, 0.05, 0.05, 0.05]
+    return pd.DataFrame(
+        {
+            "x": rng.standard_t(2, n) + shift,  # heavy tails, like daily APY changes
+            "chain_factorized": rng.choice(8, size=n, p=shares),
+        }
+    )
+
+
+def test_the_noise_floor_keeps_a_few_hundred_fresh_pools_from_alarming():
+    params = {**PARAMS, "noise": {"quantile": 0.99, "resamples": 200, "seed": 0}}
+    reference = _small_population(300, seed=1)
+    fresh = {
+        e["feature"]: e
+        for e in drift_report(
+            reference, _small_population(200, 2), ["x", "chain_factorized"], params
+        )
+    }
+    # By chance alone both distances pass the 0.1 threshold; neither passes its noise floor.
+    assert fresh["x"]["value"] > 0.1 and fresh["chain_factorized"]["value"] > 0.1
+    assert fresh["x"]["noise_floor"] > fresh["x"]["value"]
+    assert not fresh["x"]["drifted"] and not fresh["chain_factorized"]["drifted"]
+    # Without the floor the threshold alone raises a false alarm on the same pools.
+    assert drift_report(reference, _small_population(200, 2), ["x"], PARAMS)[0]["drifted"]
+
+    std = reference["x"].std()
+    shifted = drift_report(reference, _small_population(200, 9, shift=std), ["x"], params)[0]
+    assert shifted["drifted"] and shifted["value"] == pytest.approx(1.0, abs=0.15)

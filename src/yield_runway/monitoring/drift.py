@@ -5,6 +5,11 @@ the current values inside the reference range; values outside it are counted, no
 handful of absurd pools cannot dominate the distance. Categorical features: Jensen-Shannon
 distance (base 2, so in [0, 1]) between category frequencies, with the unknown code as a category
 of its own.
+
+A distance between two finite samples is never zero, even when both come from one distribution,
+and with a few hundred pools it can exceed any fixed threshold by chance alone. So each feature
+also gets a noise floor: a high quantile of the distance between the reference and resamples of
+it the size of the current population. A feature drifts when its distance exceeds both.
 """
 
 from __future__ import annotations
@@ -90,15 +95,46 @@ def categorical_drift(
     }
 
 
+def numeric_noise(
+    reference: pd.Series, n_current: int, noise: Mapping[str, Any], rng: np.random.Generator
+) -> float:
+    """The chance level of `numeric_drift`: its quantile over resamples of the reference."""
+    ref = _finite(reference)
+    std = float(ref.std(ddof=1)) if len(ref) > 1 else 0.0
+    if std == 0 or n_current == 0:
+        return 0.0
+    draws = rng.choice(ref, size=(int(noise["resamples"]), n_current), replace=True)
+    distances = [wasserstein_distance(ref, draw) / std for draw in draws]
+    return float(np.quantile(distances, noise["quantile"]))
+
+
+def categorical_noise(
+    reference: pd.Series,
+    n_current: int,
+    noise: Mapping[str, Any],
+    rng: np.random.Generator,
+    unknown_code: int = UNKNOWN_CODE,
+) -> float:
+    """The chance level of `categorical_drift`: its quantile over resamples of the reference."""
+    shares = _codes(reference, unknown_code).value_counts(normalize=True).to_numpy()
+    if len(shares) < 2 or n_current == 0:
+        return 0.0
+    draws = rng.multinomial(n_current, shares, size=int(noise["resamples"])) / n_current
+    distances = jensenshannon(np.broadcast_to(shares, draws.shape), draws, axis=1, base=2)
+    return float(np.quantile(distances, noise["quantile"]))
+
+
 def feature_threshold(feature: str, params: Mapping[str, Any]) -> float:
     """The drift threshold of a feature: its override, else the default."""
     return float((params.get("thresholds") or {}).get(feature, params["threshold"]))
 
 
 def is_drifted(entry: Mapping[str, Any], max_out_of_range_share: float | None) -> bool:
-    """Whether a feature's distance exceeds its threshold or too many values left the range."""
+    """Whether a feature's distance exceeds its threshold and its noise floor, or too many
+    values left the range."""
     value = entry["value"]
-    drifted = bool(np.isfinite(value) and value > entry["threshold"])
+    limit = max(entry["threshold"], entry.get("noise_floor") or 0.0)
+    drifted = bool(np.isfinite(value) and value > limit)
     share = entry["out_of_range_share"]
     # A few absurd pools are excluded from the distance, but a large share of the population
     # outside everything training saw is drift in itself.
@@ -115,13 +151,22 @@ def drift_report(
 ) -> list[dict[str, Any]]:
     """One entry per feature: statistic, value, threshold, drifted and the counts behind them."""
     categorical = set(params["categorical_features"])
+    noise = params.get("noise")
+    rng = np.random.default_rng(noise["seed"]) if noise else None
     report = []
     for feature in features:
         if feature in categorical:
             entry = categorical_drift(reference[feature], current[feature])
+            measure_noise = categorical_noise
         else:
             entry = numeric_drift(reference[feature], current[feature])
+            measure_noise = numeric_noise
         entry = {"feature": feature, **entry, "threshold": feature_threshold(feature, params)}
+        # The numeric distance is measured on the in-range values only: resample that many.
+        n_measured = entry["n_current"] - (entry["n_out_of_range"] or 0)
+        entry["noise_floor"] = (
+            measure_noise(reference[feature], n_measured, noise, rng) if noise else None
+        )
         entry["drifted"] = is_drifted(entry, params.get("max_out_of_range_share"))
         report.append(entry)
     return report
