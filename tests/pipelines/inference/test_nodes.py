@@ -15,15 +15,27 @@ def test_enriched_objects_find_their_predictions_despite_padded_ids():
             "predictedClass": ["Stable/Up"],
             "predictedProbability": [80.0],
             "binnedConfidence": [3],
+            "apy": [5.0],
+            "apy_std_7d": [float("nan")],
         }
     )
-    (item,) = enrich_snapshot([{"pool": " p1 ", "apy": 5.0}], scored)
+    run = pd.Timestamp("2025-11-01T00:30:00Z")
+    objects = [{"pool": " p1 ", "apy": 5.0}, {"pool": "p2", "apy": 1.0}]
+    latest, hourly = enrich_snapshot(
+        objects, scored, run, ["apy", "apy_std_7d"], {"partition_format": "%Y-%m-%dT%H"}
+    )
+    item = latest[0]
     assert item["pool"] == " p1 "  # the object is returned as it came
     assert item["predictions"] == {
         "predictedClass": "Stable/Up",
         "predictedProbability": 80.0,
         "binnedConfidence": 3,
     }
+    assert item["features"] == {"apy": 5.0, "apy_std_7d": None}
+    # A pool that was not scored has null predictions and no features.
+    assert latest[1]["predictions"] == dict.fromkeys(item["predictions"])
+    assert latest[1]["features"] is None
+    assert hourly == {"2025-11-01T00": latest}
 
 
 def test_only_the_last_daily_aggregation_can_be_served():

@@ -71,6 +71,15 @@ def test_inference_scores_every_pool_with_contract_nulls(project):
         ["predictedClass", "predictedProbability", "binnedConfidence"]
     )
     assert enriched[3]["predictions"]["binnedConfidence"] in (1, 2, 3)
+    # The same objects, with the features the model saw, are kept per run hour.
+    hour = f"{pd.Timestamp(at):%Y-%m-%dT%H}"
+    hourly = root / f"data/07_model_output/dataEnriched_hourly/{hour}.json"
+    assert json.loads(hourly.read_text()) == enriched
+    by_pool = table.set_index("pool")
+    scored = next(o for o in enriched if o["predictions"]["predictedClass"] is not None)
+    assert scored["features"]["apyMeanExpanding"] == pytest.approx(
+        by_pool.loc[scored["pool"].strip(), "apyMeanExpanding"], rel=1e-12
+    )
 
 
 def test_a_second_run_in_the_same_hour_changes_no_state(project):

@@ -151,16 +151,33 @@ def build_hourly_partition(
     return {run_timestamp.strftime(params["partition_format"]): table.reset_index(drop=True)}
 
 
-def enrich_snapshot(pools_snapshot: list[Any], scored: pd.DataFrame) -> list[dict[str, Any]]:
-    """The snapshot's pool objects with `predictions` filled (null where not served)."""
+def enrich_snapshot(
+    pools_snapshot: list[Any],
+    scored: pd.DataFrame,
+    run_timestamp: pd.Timestamp,
+    feature_list: list[str],
+    params: dict[str, Any],
+) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """The snapshot's pool objects with `predictions` and `features` filled, latest and hourly.
+
+    `predictions` is null where a pool is not served; `features` holds the values the model saw
+    (null where a pool was not scored at all, e.g. an object without a usable id).
+    """
     predictions = dict(zip(scored["pool"], contract_records(scored), strict=True))
+    values = scored[feature_list].astype(object).where(scored[feature_list].notna(), None)
+    features = dict(zip(scored["pool"], values.to_dict(orient="records"), strict=True))
     empty = dict.fromkeys(CONTRACT_FIELDS)
-    return [
+    enriched = [
         # Scored ids are stripped (as training's cleaning strips them); the object keeps its own.
-        {**item, "predictions": predictions.get(item["pool"].strip(), empty)}
+        {
+            **item,
+            "predictions": predictions.get(item["pool"].strip(), empty),
+            "features": features.get(item["pool"].strip()),
+        }
         for item in pools_snapshot
         if isinstance(item, dict) and isinstance(item.get("pool"), str)
     ]
+    return enriched, {run_timestamp.strftime(params["partition_format"]): enriched}
 
 
 def summarise_run(

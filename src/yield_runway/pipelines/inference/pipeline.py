@@ -79,8 +79,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 enrich_snapshot,
-                inputs=["pools_snapshot", "scored_pools"],
-                outputs="dataEnriched_latest",
+                inputs=[
+                    "pools_snapshot",
+                    "scored_pools",
+                    "inference_run_timestamp",
+                    "feature_list",
+                    "params:inference",
+                ],
+                outputs=["dataEnriched_latest", "dataEnriched_hourly"],
                 name="enrich_snapshot",
             ),
             Node(
