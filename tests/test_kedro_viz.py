@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -48,6 +50,8 @@ def viz_api(tmp_path_factory) -> str:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=log,
+        # kedro viz serves from a spawned child: a session of its own lets the test end both.
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -58,15 +62,24 @@ def viz_api(tmp_path_factory) -> str:
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    process.kill()
                     message = f"kedro viz did not start: {log_path.read_text()[-2000:]}"
                     raise RuntimeError(message) from None
                 time.sleep(1)
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        _stop_session(process)
         log.close()
+
+
+def _stop_session(process: subprocess.Popen) -> None:
+    """Stop kedro viz and the server it spawned (its whole process group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def test_api_main_lists_every_pipeline_and_node(viz_api):
