@@ -106,6 +106,17 @@ def write_small_project(root: Path, raw: pd.DataFrame, snapshot: list[dict]) -> 
     """A copy of this project's conf with a small sample and small-data parameters under `root`."""
     import gzip
     import json
+
+    raw_dir = write_small_conf(root) / "data" / "01_raw"
+    raw_dir.mkdir(parents=True)
+    with gzip.open(raw_dir / "pools_history.csv.gz", "wt") as handle:
+        raw.to_csv(handle, index=False)
+    (raw_dir / "pools_snapshot.json").write_text(json.dumps(snapshot))
+    return root
+
+
+def write_small_conf(root: Path) -> Path:
+    """A copy of this project's conf under `root`, with the small-data parameters in local."""
     import shutil
 
     shutil.copytree(PROJECT_ROOT / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
@@ -115,11 +126,6 @@ def write_small_project(root: Path, raw: pd.DataFrame, snapshot: list[dict]) -> 
     small = small_test_parameters()
     overrides = {k: small[k] for k in ("split", "models", "feature_importance")}
     (root / "conf" / "local" / "parameters.yml").write_text(yaml.safe_dump(overrides))
-    raw_dir = root / "data" / "01_raw"
-    raw_dir.mkdir(parents=True)
-    with gzip.open(raw_dir / "pools_history.csv.gz", "wt") as handle:
-        raw.to_csv(handle, index=False)
-    (raw_dir / "pools_snapshot.json").write_text(json.dumps(snapshot))
     return root
 
 
