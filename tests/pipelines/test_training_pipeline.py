@@ -93,6 +93,20 @@ def test_no_training_date_within_the_purge_gap(training_outputs):
     assert gap.days > splits["purge_days"]
 
 
+def test_cv_reports_the_served_population_of_every_fold(training_outputs):
+    metrics = training_outputs["metrics"]
+    table = training_outputs["model_input_table"]
+    dates = pd.to_datetime(table["date"])
+    cv = metrics["models"]["logistic_regression"]["cv"]
+    for fold, entry in zip(metrics["splits"]["folds"], cv["folds"], strict=True):
+        start, end = pd.Timestamp(fold["validation_start"]), pd.Timestamp(fold["validation_end"])
+        valid = table.loc[(dates >= start) & (dates <= end)]
+        assert entry["n"] == len(valid)
+        assert entry["served"]["n"] == int(valid["served"].sum())
+    aucs = [f["served"]["roc_auc"] for f in cv["folds"]]
+    assert cv["served_roc_auc_mean"] == pytest.approx(np.mean(aucs))
+
+
 def test_champion_learns_the_mean_reversion(training_outputs):
     metrics = training_outputs["metrics"]
     champion = metrics["champion"]

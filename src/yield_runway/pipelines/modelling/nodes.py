@@ -119,14 +119,23 @@ def cross_validate_models(
                 logger, "CV fold %d/%d: %s", fold["fold"] + 1, len(evaluation_splits["folds"]), name
             )
             p = _score(_fit(spec, train, feature_list), valid, feature_list)
-            metrics = classification_metrics(valid["target"], p, calibration_params["ece_bins"])
-            results[name]["folds"].append({"fold": fold["fold"], **metrics})
+            bins = calibration_params["ece_bins"]
+            metrics = classification_metrics(valid["target"], p, bins)
+            served = valid["served"].to_numpy()
+            served_metrics = classification_metrics(valid["target"][served], p[served], bins)
+            results[name]["folds"].append(
+                {"fold": fold["fold"], **metrics, "served": served_metrics}
+            )
             scores[f"score_{name}"] = p
         fold_frames.append(valid[["pool", "date", "target"]].assign(fold=fold["fold"], **scores))
     for name, entry in results.items():
         aucs = np.array([f["roc_auc"] for f in entry["folds"]])
         entry["roc_auc_mean"] = float(np.nanmean(aucs))
         entry["roc_auc_std"] = float(np.nanstd(aucs))
+        # The served population (apy > 0, enough samples) is reported; selection uses all rows.
+        served_aucs = np.array([f["served"]["roc_auc"] for f in entry["folds"]])
+        entry["served_roc_auc_mean"] = float(np.nanmean(served_aucs))
+        entry["served_roc_auc_std"] = float(np.nanstd(served_aucs))
         logger.info(
             "CV %-24s ROC AUC %.3f +/- %.3f", name, entry["roc_auc_mean"], entry["roc_auc_std"]
         )

@@ -35,6 +35,7 @@ def metrics_table(metrics: dict[str, Any]) -> pd.DataFrame:
                 "model": name + (" *" if name == metrics["champion"] else ""),
                 "cv_auc": cv.get("roc_auc_mean", np.nan),
                 "cv_auc_std": cv.get("roc_auc_std", np.nan),
+                "cv_served_auc": cv.get("served_roc_auc_mean", np.nan),
                 "holdout_auc": holdout["roc_auc"],
                 "pr_auc": holdout["pr_auc"],
                 "brier": holdout["brier"],
