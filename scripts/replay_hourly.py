@@ -30,10 +30,10 @@ replayed too because their outcomes are what label the holdout's last 30 days.
 
 Usage (from the project root, after `kedro run --pipeline=training`):
 
-    KEDRO_DISABLE_TELEMETRY=1 /work/venv/bin/python scripts/replay_hourly.py
-    KEDRO_DISABLE_TELEMETRY=1 /work/venv/bin/python scripts/replay_hourly.py \
+    KEDRO_DISABLE_TELEMETRY=1 python scripts/replay_hourly.py
+    KEDRO_DISABLE_TELEMETRY=1 python scripts/replay_hourly.py \
         --start 2025-09-01 --end 2025-10-31 --hour 23 --model served
-    KEDRO_DISABLE_TELEMETRY=1 /work/venv/bin/kedro run --pipeline=monitoring
+    KEDRO_DISABLE_TELEMETRY=1 kedro run --pipeline=monitoring
 
 Replay into a development store only: a replayed partition overwrites a real run of the same hour.
 """
