@@ -9,6 +9,7 @@ system Chromium). Run from the project root:
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -51,12 +52,15 @@ def main(out: str) -> None:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # kedro viz serves from a spawned child: a session of its own lets us stop both.
+        start_new_session=True,
     )
     try:
         wait_for(f"http://127.0.0.1:{PORT}/api/main", 180)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1600, "height": 1200})
+            # Tall, like the pipeline: the graph fits at a zoom where names are readable.
+            page = browser.new_page(viewport={"width": 1500, "height": 2300})
             # Mark the onboarding tour and release banner as seen before the app reads them.
             page.add_init_script(
                 "localStorage.setItem('KedroViz', JSON.stringify({"
@@ -73,7 +77,7 @@ def main(out: str) -> None:
             page.screenshot(path=out)
             browser.close()
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
 
 
