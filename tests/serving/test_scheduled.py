@@ -177,3 +177,14 @@ def test_a_stale_scheduled_event_is_skipped_not_retried(monkeypatch):
     summary = scheduled.run_scheduled({"time": "2025-11-01T01:05:00Z"}, config=None)
     assert summary["status"] == "skipped_stale" and "later than" in summary["reason"]
     assert monitoring == []  # nothing new to monitor
+
+
+def test_a_scheduled_run_without_the_bucket_names_the_missing_variables(monkeypatch):
+    from yield_runway.serving import scheduled
+    from yield_runway.serving.config import ServingConfig
+
+    monkeypatch.delenv("YIELD_RUNWAY_BUCKET", raising=False)
+    monkeypatch.setenv("YIELD_RUNWAY_PREFIX", "prod")
+    config = ServingConfig("data", "conf", ".", "aws", 50_000, 60.0)
+    with pytest.raises(RuntimeError, match=r"set YIELD_RUNWAY_BUCKET$"):
+        scheduled.run_inference({"time": "2025-11-01T01:05:00Z"}, config)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
 from .config import ServingConfig
 
 logger = logging.getLogger(__name__)
+
+# conf/aws/catalog.yml builds every S3 path of the hourly run from these.
+AWS_ENV_VARIABLES = ("YIELD_RUNWAY_BUCKET", "YIELD_RUNWAY_PREFIX")
 
 
 def is_scheduled_event(event: dict[str, Any]) -> bool:
@@ -30,8 +34,18 @@ def _session(config: ServingConfig, runtime_params: dict[str, Any] | None = None
     )
 
 
+def check_environment(config: ServingConfig) -> None:
+    """Fail with the missing variables' names, not deep in the conf, when S3 is not configured."""
+    missing = [name for name in AWS_ENV_VARIABLES if not os.environ.get(name)]
+    if config.kedro_env == "aws" and missing:
+        raise RuntimeError(
+            f"The scheduled run reads and writes S3 (Kedro env 'aws'): set {', '.join(missing)}"
+        )
+
+
 def run_inference(event: dict[str, Any], config: ServingConfig) -> dict[str, Any]:
     """Run `inference` for the event's scheduled time; return the run's summary."""
+    check_environment(config)
     started = time.perf_counter()
     # The scheduled time, not "now": a retried event rewrites the same hourly partition.
     with _session(config, {"inference_run_timestamp": event.get("time")}) as session:
