@@ -166,6 +166,9 @@ def test_pools_route_returns_contract_objects_in_input_order(served, trained_sma
     scored = [item["predictions"] for item in body["data"][1:]]
     assert all(p["predictedClass"] in ("Down", "Stable/Up") for p in scored)
     assert all(50 <= p["predictedProbability"] <= 100 for p in scored)
+    # The small project's state ends in 2025: far behind this request's clock.
+    (warning,) = body["warnings"]
+    assert warning.startswith("feature state last advanced on 2025-")
     status, body = _call(api_event("/predictions/pools", [{"apy": 1}]))
     assert status == 400 and "row 0: missing or empty `pool`" in body["error"]
 
@@ -211,3 +214,17 @@ def test_pools_route_rejects_numbers_the_model_cannot_score(served, trained_smal
     huge = json.dumps([snapshot[0]]).replace('"apy": ', '"apy": 1' + "0" * 400 + ', "x": ', 1)
     status, body = _call(api_event("/predictions/pools", None, raw=huge))
     assert status == 400, body
+
+
+def test_an_up_to_date_state_gives_no_warning():
+    from yield_runway.serving.pools import state_warnings
+
+    stored = pd.DataFrame(
+        {
+            "last_date": pd.to_datetime(["2025-10-30", "2025-10-20"]),
+            "pending_date": pd.to_datetime(["2025-10-31", None]),
+        }
+    )
+    assert state_warnings(stored, pd.Timestamp("2025-11-02T05:00:00Z"), 2) == []
+    (warning,) = state_warnings(stored, pd.Timestamp("2025-11-03T05:00:00Z"), 2)
+    assert "last advanced on 2025-10-31, 3 days before" in warning

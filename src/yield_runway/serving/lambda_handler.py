@@ -62,11 +62,11 @@ def legacy_predictions(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def pool_predictions(event: dict[str, Any]) -> dict[str, Any]:
-    """Snapshot pool objects -> `{"data": [{"pool", "predictions"}, ...]}` in input order."""
+    """Snapshot pool objects -> `{"data": [{"pool", "predictions"}, ...], "warnings"}`."""
     config = load_config()
     objects = pool_objects(json_body(event), config.max_rows)
     params = load_parameters(config.conf_source, config.kedro_env)
-    return http.response(200, {"data": predict_pools(objects, artefact_store(), params)})
+    return http.response(200, predict_pools(objects, artefact_store(), params))
 
 
 ROUTES = {LEGACY_ROUTE: legacy_predictions, POOLS_ROUTE: pool_predictions}
