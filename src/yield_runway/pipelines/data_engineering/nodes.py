@@ -76,22 +76,11 @@ def _pass(
         aggregating: deque = deque()
         for parsed in _parsed(pool, itertools.chain([first], batches), state, threads):
             rows = resolve_batch(parsed, state)
-            apy = rows["apy"].to_numpy()
-            clean_apy.append(apy)
-            if threshold is None:
-                guard = (
-                    float(np.quantile(apy, params["apy_outlier_guard_quantile"]))
-                    if len(apy)
-                    else np.inf
-                )
-            else:
-                guard = threshold
+            clean_apy.append(rows["apy"].to_numpy())
+            rows, suspect, guard = _set_aside_high_apy(rows, threshold, params)
             guards.append(guard)
-            high = apy > guard
-            if high.any():
-                if threshold is None:  # with the cap known, rows above it are simply outliers
-                    suspects.append(rows[high])
-                rows = rows[~high]
+            if suspect is not None:
+                suspects.append(suspect)
             # Partial aggregates depend only on their rows: the pool computes them meanwhile.
             aggregating.append(pool.submit(_batch_partials, rows, values, how))
             while len(aggregating) > threads or (aggregating and aggregating[0].done()):
@@ -113,6 +102,26 @@ def _pass(
         "clean_apy": np.concatenate(clean_apy) if clean_apy else np.zeros(0),
         "guard": max(guards, default=-np.inf),
     }
+
+
+def _set_aside_high_apy(
+    rows: pd.DataFrame, threshold: float | None, params: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame | None, float]:
+    """Split off rows above the guard (the batch's quantile, or the known cap): rows, suspects.
+
+    With the cap known (`threshold`), rows above it are simply outliers: no suspects are kept.
+    """
+    apy = rows["apy"].to_numpy()
+    if threshold is not None:
+        guard = threshold
+    elif len(apy):
+        guard = float(np.quantile(apy, params["apy_outlier_guard_quantile"]))
+    else:
+        guard = np.inf
+    high = apy > guard
+    if not high.any():
+        return rows, None, guard
+    return rows[~high], (rows[high] if threshold is None else None), guard
 
 
 def _parsed(
