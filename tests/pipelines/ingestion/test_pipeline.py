@@ -272,7 +272,9 @@ def test_selection_filters_and_orders_deterministically(api, tmp_path):
         "stablecoin_only": True,
         "max_pools": 2,
     }
-    run_ingestion(tmp_path, make_params(api.url, selection=selection, max_workers=1))
+    # Not a timeout test: a generous timeout keeps a slow first request from being retried.
+    params = make_params(api.url, selection=selection, max_workers=1, timeout_s=5)
+    run_ingestion(tmp_path, params)
     # Ties on TVL are broken by pool id; the cut to max_pools comes after the sort.
     assert chart_paths(api) == ["/chart/big-a", "/chart/big-b"]
 

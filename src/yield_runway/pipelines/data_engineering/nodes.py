@@ -82,8 +82,9 @@ def _pass(
             if suspect is not None:
                 suspects.append(suspect)
             # Partial aggregates depend only on their rows: the pool computes them meanwhile.
+            # Collected in batch order, so daily means sum in the same order on every run.
             aggregating.append(pool.submit(_batch_partials, rows, values, how))
-            while len(aggregating) > threads or (aggregating and aggregating[0].done()):
+            while len(aggregating) > threads:
                 value_part, attribute_part = aggregating.popleft().result()
                 value_parts.append(value_part)
                 attribute_parts.append(attribute_part)
