@@ -54,17 +54,6 @@ def _number_candidates(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 _MILLIS_WIDTH = 24
 _MILLIS_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22])
 _MILLIS_LITERALS = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", 19: ".", 23: "Z"}
-_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
-
-
-def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm)."""
-    year = year - (month <= 2)
-    era = np.floor_divide(year, 400)
-    yoe = year - era * 400
-    doy = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
 
 
 def _millis_instants(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -89,11 +78,12 @@ def _millis_instants(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
     year, month, day = number(0, 1, 2, 3), number(4, 5), number(6, 7)
     hour, minute, second, millis = number(8, 9), number(10, 11), number(12, 13), number(14, 15, 16)
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    month_days = _DAYS_IN_MONTH[np.clip(month, 0, 12)] + ((month == 2) & leap)
-    ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
+    # NumPy's calendar: a day past the month's end rolls into the next month, so it is caught.
+    months = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
+    dates = months.astype("datetime64[D]") + (day - 1)
+    ok &= (month >= 1) & (month <= 12) & (day >= 1) & (dates.astype("datetime64[M]") == months)
     ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
-    seconds = ((_days_from_civil(year, month, day) * 24 + hour) * 60 + minute) * 60 + second
+    seconds = ((dates.astype(np.int64) * 24 + hour) * 60 + minute) * 60 + second
     ok &= (seconds > MIN_NS_SECONDS) & (seconds < MAX_NS_SECONDS)
     return rows[ok], (seconds * 1000 + millis)[ok] * 1_000_000
 
@@ -175,17 +165,21 @@ def _instants_checked(texts: pa.Array) -> np.ndarray:
 
 def parse_instants(values: pa.Array) -> np.ndarray:
     """Like `pd.to_datetime(errors="coerce", utc=True, format="ISO8601")`, as int64 ns (NAT)."""
-    out = np.full(len(values), NAT, dtype=np.int64)
     fast, instants = _millis_instants(values)
-    out[fast] = instants
     if len(fast) == len(values):
-        return out
-    if len(fast):
-        rest = np.ones(len(values), dtype=bool)
-        rest[fast] = False
-        rest = np.flatnonzero(rest)
-        out[rest] = parse_instants(values.take(rest))
-        return out
+        return instants
+    out = np.full(len(values), NAT, dtype=np.int64)
+    out[fast] = instants
+    rest = np.ones(len(values), dtype=bool)
+    rest[fast] = False
+    rest = np.flatnonzero(rest)
+    out[rest] = _any_instants(values.take(rest) if len(fast) else values)
+    return out
+
+
+def _any_instants(values: pa.Array) -> np.ndarray:
+    """Canonical instants through Arrow, the other texts through pandas; unparsable -> NAT."""
+    out = np.full(len(values), NAT, dtype=np.int64)
     canonical, other = _split(values, CANONICAL_INSTANT)
     if len(canonical):
         texts = values.take(canonical)
