@@ -6,7 +6,7 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -85,14 +85,10 @@ def _pass(
             # Collected in batch order, so daily means sum in the same order on every run.
             aggregating.append(pool.submit(_batch_partials, rows, values, how))
             while len(aggregating) > threads:
-                value_part, attribute_part = aggregating.popleft().result()
-                value_parts.append(value_part)
-                attribute_parts.append(attribute_part)
+                _collect(aggregating.popleft(), value_parts, attribute_parts)
                 value_parts, attribute_parts = _compact(value_parts, attribute_parts, values, how)
-        for future in aggregating:
-            value_part, attribute_part = future.result()
-            value_parts.append(value_part)
-            attribute_parts.append(attribute_part)
+        while aggregating:
+            _collect(aggregating.popleft(), value_parts, attribute_parts)
     return {
         "state": state,
         "values": values,
@@ -138,6 +134,13 @@ def _parsed(
             yield pending.popleft().result()
     while pending:
         yield pending.popleft().result()
+
+
+def _collect(future: Future, value_parts: list, attribute_parts: list) -> None:
+    """Append one batch's finished value and attribute partials."""
+    value_part, attribute_part = future.result()
+    value_parts.append(value_part)
+    attribute_parts.append(attribute_part)
 
 
 def _batch_partials(

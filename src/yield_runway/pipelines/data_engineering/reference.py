@@ -55,6 +55,7 @@ def clean_pools_history(
     apy = _as_float(raw["apy"])
     tvl = _as_float(raw["tvlUsd"])
     apy_blank = _is_blank(raw["apy"])
+    components = {c: _as_float(raw[c]) for c in optional}
     # Exact duplicates: equal in every column as read (text as is, instants, numbers).
     as_read = pd.DataFrame(
         {
@@ -62,7 +63,7 @@ def clean_pools_history(
             "timestamp": timestamp,
             "apy": apy,
             "tvlUsd": tvl,
-            **{c: _as_float(raw[c]) for c in optional},
+            **components,
         }
     )
     duplicate = as_read.duplicated(keep="first").to_numpy(dtype=bool)
@@ -95,8 +96,8 @@ def clean_pools_history(
             "apy": apy[keep],
         }
     )
-    for column in optional:
-        values = _as_float(raw[column][keep])
+    for column, values in components.items():
+        values = values[keep]
         # A negative or non-finite component is unknown, not a reason to lose the row.
         clean[column] = np.where(np.isfinite(values) & (values >= 0), values, np.nan)
 
