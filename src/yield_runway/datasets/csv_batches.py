@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import queue
-import threading
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from copy import deepcopy
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 import fsspec
 import pandas as pd
@@ -36,48 +35,65 @@ class CSVBatches:
         compression: str | None,
         read_options: pacsv.ReadOptions,
         convert_options: pacsv.ConvertOptions,
+        threads: int = 2,
     ) -> None:
         self._fs = fs
         self._path = path
         self._compression = compression
         self._read_options = read_options
         self._convert_options = convert_options
+        self._threads = max(1, threads)
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
-        # Arrow parses the next block in a thread (it releases the GIL) while the consumer works
-        # on this one: reading overlaps processing, and at most two batches are in memory.
-        done = object()
-        ready: queue.Queue = queue.Queue(maxsize=1)
-        stop = threading.Event()
+        # One thread reads blocks of whole lines in order (gzip and S3 streams are sequential);
+        # `threads` parse them concurrently (Arrow releases the GIL) while the consumer works on
+        # the earlier ones. Batches come in file order; at most threads + 1 blocks are in flight.
+        with (
+            self._fs.open(self._path, mode="rb", compression=self._compression) as stream,
+            ThreadPoolExecutor(self._threads, thread_name_prefix="csv-blocks") as pool,
+        ):
+            blocks = _line_blocks(stream, self._read_options.block_size)
+            head = next(blocks, None)
+            if head is None:
+                raise pa.ArrowInvalid(f"Empty CSV file: {self._path}")
+            # The first block has the header, and fixes the column types of every later block
+            # (as Arrow's streaming reader does): a block never re-infers a column.
+            first = self._parse(head, self._first_read_options(), self._convert_options)
+            yield from first.to_batches()
+            later_read, later_convert = self._later_options(first.schema)
+            pending: deque[Future] = deque()
+            for block in blocks:
+                pending.append(pool.submit(self._parse, block, later_read, later_convert))
+                if len(pending) > self._threads:
+                    yield from pending.popleft().result().to_batches()
+            while pending:
+                yield from pending.popleft().result().to_batches()
 
-        def produce() -> None:
-            try:
-                with self._fs.open(self._path, mode="rb", compression=self._compression) as stream:
-                    reader = pacsv.open_csv(
-                        stream,
-                        read_options=self._read_options,
-                        convert_options=self._convert_options,
-                    )
-                    for batch in reader:
-                        if stop.is_set():
-                            return
-                        ready.put(batch)
-                ready.put(done)
-            except BaseException as error:  # re-raised in the consumer
-                ready.put(error)
+    @staticmethod
+    def _parse(
+        block: pa.Buffer, read: pacsv.ReadOptions, convert: pacsv.ConvertOptions
+    ) -> pa.Table:
+        return pacsv.read_csv(pa.BufferReader(block), read_options=read, convert_options=convert)
 
-        thread = threading.Thread(target=produce, name="csv-batches", daemon=True)
-        thread.start()
-        try:
-            while (item := ready.get()) is not done:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            stop.set()
-            while thread.is_alive():  # unblock a producer waiting on a full queue
-                with contextlib.suppress(queue.Empty):
-                    ready.get(timeout=0.05)
+    def _first_read_options(self) -> pacsv.ReadOptions:
+        """Options for the first block: its header line names the columns."""
+        first = deepcopy(self._read_options)
+        # A block may run past block_size to its last line end: parsed whole, it is one batch.
+        first.block_size = 2 * self._read_options.block_size
+        return first
+
+    def _later_options(self, schema: pa.Schema) -> tuple[pacsv.ReadOptions, pacsv.ConvertOptions]:
+        """Options for blocks after the first: no header line, the first block's types."""
+        first = self._read_options
+        read = pacsv.ReadOptions(
+            block_size=2 * first.block_size,
+            use_threads=False,
+            column_names=schema.names,
+            encoding=first.encoding,
+        )
+        convert = deepcopy(self._convert_options)
+        convert.column_types = {field.name: field.type for field in schema}
+        return read, convert
 
     def to_pandas(self) -> pd.DataFrame:
         """The whole file as one frame: for small files and tests only."""
@@ -95,10 +111,15 @@ class CSVBatchesDataset(AbstractDataset[pd.DataFrame, CSVBatches]):
         column_types: {column: arrow type name}; unlisted columns are inferred. "string" reads
             the text as is, so that validation (a node) decides what is a number.
         null_values: texts read as null (default: only the empty field).
+        read_threads: threads that parse blocks ahead of the consumer (default 2).
     save_args: passed to `pandas.DataFrame.to_csv` (index is False unless given).
     """
 
-    DEFAULT_LOAD_ARGS: dict[str, Any] = {"block_size": 1 << 24, "null_values": [""]}
+    DEFAULT_LOAD_ARGS: dict[str, Any] = {
+        "block_size": 1 << 24,
+        "null_values": [""],
+        "read_threads": 2,
+    }
     DEFAULT_SAVE_ARGS: dict[str, Any] = {"index": False}
 
     def __init__(
@@ -143,7 +164,7 @@ class CSVBatchesDataset(AbstractDataset[pd.DataFrame, CSVBatches]):
             quoted_strings_can_be_null=True,
         )
         read = pacsv.ReadOptions(block_size=int(args["block_size"]))
-        return CSVBatches(self._fs, path, "infer", read, convert)
+        return CSVBatches(self._fs, path, "infer", read, convert, int(args["read_threads"]))
 
     def save(self, data: pd.DataFrame) -> None:
         path = get_filepath_str(self._filepath, self._protocol)
@@ -152,3 +173,22 @@ class CSVBatchesDataset(AbstractDataset[pd.DataFrame, CSVBatches]):
 
     def _exists(self) -> bool:
         return self._fs.exists(get_filepath_str(self._filepath, self._protocol))
+
+
+def _line_blocks(stream: BinaryIO, size: int) -> Iterator[pa.Buffer]:
+    """Blocks of about `size` bytes of the stream, each ending at a line end (the last at EOF).
+
+    Like Arrow's own reader with `newlines_in_values` off (its default), a line end always ends
+    a row: a quoted value may not hold one.
+    """
+    carry = b""
+    while data := stream.read(size):
+        data = carry + data if carry else data
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:  # a line longer than a block: read on
+            carry = data
+            continue
+        carry = data[cut:]
+        yield pa.py_buffer(data).slice(0, cut)
+    if carry:
+        yield pa.py_buffer(carry)

@@ -105,36 +105,120 @@ def _holds(values: np.ndarray, among: np.ndarray) -> np.ndarray:
     return pd.Series(values).isin(np.unique(among)).to_numpy()
 
 
-class SeenFingerprints:
-    """The fingerprints of every row seen so far, as sorted runs merged like a log-structured tree.
+# The filter's word is a fingerprint's top bits, its two bits the low 12: up to 2**32 words
+# (32 GB, for about 17 billion rows) the two never overlap.
+_MAX_LOG2_WORDS = 32
 
-    Memory is 8 bytes per distinct row; a lookup is a binary search per run (O(log n) runs).
+
+class _WordFilter:
+    """A blocked Bloom filter over fingerprints: each sets two bits of one 64-bit word.
+
+    The word is picked by a fingerprint's top bits, so sorted fingerprints sweep the words in
+    order (cache-friendly); its low 12 bits pick the two bits. No false negatives.
+    """
+
+    def __init__(self, log2_words: int) -> None:
+        self.log2_words = log2_words
+        self._words = np.zeros(1 << log2_words, dtype=np.uint64)
+        self._shift = np.uint64(64 - log2_words)
+
+    @property
+    def capacity(self) -> int:
+        """Fingerprints it holds at 24 bits or more each (a false positive rate under 1%)."""
+        return (64 << self.log2_words) // 24
+
+    def _probe(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        six = np.uint64(63)
+        bits = (np.uint64(1) << (keys & six)) | (np.uint64(1) << ((keys >> np.uint64(6)) & six))
+        return (keys >> self._shift).astype(np.intp), bits
+
+    def might_contain(self, keys: np.ndarray) -> np.ndarray:
+        """False where a fingerprint was certainly never added."""
+        word, bits = self._probe(keys)
+        return (self._words[word] & bits) == bits
+
+    def add(self, keys: np.ndarray) -> None:
+        """Add sorted fingerprints (sorted, so that keys sharing a word are adjacent)."""
+        if not len(keys):
+            return
+        word, bits = self._probe(keys)
+        starts = np.flatnonzero(np.r_[True, word[1:] != word[:-1]])
+        self._words[word[starts]] |= np.bitwise_or.reduceat(bits, starts)
+
+
+# Fingerprints are kept in 64 buckets by their top 6 bits: a bucket's runs stay small enough
+# to merge in cache (several times faster per fingerprint than merging one huge sorted run).
+_BUCKET_BITS = 6
+_BUCKET_BOUNDS = np.arange(1, 1 << _BUCKET_BITS, dtype=np.uint64) << np.uint64(64 - _BUCKET_BITS)
+
+
+def _bucket_slices(keys: np.ndarray) -> list[tuple[int, int, int]]:
+    """(bucket, start, stop) of each bucket's keys in sorted `keys`, for non-empty buckets."""
+    bounds = np.concatenate([[0], np.searchsorted(keys, _BUCKET_BOUNDS), [len(keys)]])
+    pairs = enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
+    return [(b, lo, hi) for b, (lo, hi) in pairs if hi > lo]
+
+
+class SeenFingerprints:
+    """The fingerprints of every row seen so far, in sorted runs merged like a log-structured tree.
+
+    Memory is about 11 bytes per distinct row. A Bloom filter answers most lookups ("never
+    seen"); only the rest (its false positives and the real repeats, a few percent) are looked
+    up exactly, by binary search in the runs of their bucket (O(log n) runs each).
     """
 
     def __init__(self) -> None:
-        self._runs: list[np.ndarray] = []
+        self._buckets: list[list[np.ndarray]] = [[] for _ in range(1 << _BUCKET_BITS)]
+        self._count = 0
+        self._filter = _WordFilter(log2_words=16)
 
     def first_occurrences(self, batch: BatchFingerprints) -> np.ndarray:
         """True where a row is the first with its fingerprint, in this batch and all before."""
         needles = batch.distinct
+        maybe = np.flatnonzero(self._filter.might_contain(needles))
         seen = np.zeros(len(needles), dtype=bool)
-        for run in self._runs:
-            # Sorted needles make each binary search start near the last one: cache-friendly.
-            pos = np.minimum(np.searchsorted(run, needles), len(run) - 1)
-            seen |= run[pos] == needles
+        if len(maybe):
+            seen[maybe] = self._contains(needles[maybe])
         first = np.ones(len(batch.values), dtype=bool)
         first[batch.repeats] = False
-        if seen.any():  # rare too: rows repeating a row of an earlier batch
+        if seen.any():  # rare: rows repeating a row of an earlier batch
             first[_holds(batch.values, needles[seen])] = False
         self._add(needles[~seen])  # sorted and distinct already
         return first
 
-    def _add(self, run: np.ndarray) -> None:
-        if not len(run):
+    def _contains(self, keys: np.ndarray) -> np.ndarray:
+        """Exact membership of sorted fingerprints."""
+        found = np.zeros(len(keys), dtype=bool)
+        for bucket, lo, hi in _bucket_slices(keys):
+            part = keys[lo:hi]
+            for run in self._buckets[bucket]:
+                pos = np.minimum(np.searchsorted(run, part), len(run) - 1)
+                found[lo:hi] |= run[pos] == part
+        return found
+
+    def _add(self, keys: np.ndarray) -> None:
+        """Add sorted fingerprints, none seen before."""
+        if not len(keys):
             return
-        self._runs.append(run)
-        # Merge while the newer run is at least half the older: O(log n) runs of doubling size.
-        # Timsort merges the two sorted runs in linear time.
-        while len(self._runs) > 1 and 2 * len(self._runs[-1]) >= len(self._runs[-2]):
-            newer = self._runs.pop()
-            self._runs[-1] = np.sort(np.concatenate([self._runs[-1], newer]), kind="stable")
+        self._count += len(keys)
+        if self._count > self._filter.capacity and self._filter.log2_words < _MAX_LOG2_WORDS:
+            self._grow()
+        self._filter.add(keys)
+        for bucket, lo, hi in _bucket_slices(keys):
+            runs = self._buckets[bucket]
+            runs.append(keys[lo:hi])
+            # Merge while the newer run is at least half the older: O(log n) runs of doubling
+            # size. Timsort merges two sorted runs in linear time.
+            while len(runs) > 1 and 2 * len(runs[-1]) >= len(runs[-2]):
+                newer = runs.pop()
+                runs[-1] = np.sort(np.concatenate([runs[-1], newer]), kind="stable")
+
+    def _grow(self) -> None:
+        """A filter for twice the fingerprints, refilled from the runs (which hold them all)."""
+        log2_words = self._filter.log2_words + 1
+        while (64 << log2_words) // 24 < 2 * self._count:
+            log2_words += 1
+        self._filter = _WordFilter(min(log2_words, _MAX_LOG2_WORDS))
+        for runs in self._buckets:
+            for run in runs:
+                self._filter.add(run)

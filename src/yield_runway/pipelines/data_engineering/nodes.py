@@ -156,12 +156,21 @@ def _compact(
     values: list[str],
     how: str,
 ) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
-    """Combine the partials so far once they are many: memory stays near the output's size."""
-    if how != "median" and len(value_parts) >= 16:
+    """Combine the partials once the newer ones outweigh the combined first one.
+
+    Memory stays within about twice the output (partials of different batches share keys only
+    where batches overlap in pool-days), and each key is combined O(log n) times in all.
+    """
+    if how != "median" and _outweighed(value_parts):
         value_parts = [partials.combine_values(value_parts, values, how)]
-    if len(attribute_parts) >= 16:
+    if _outweighed(attribute_parts):
         attribute_parts = [partials.combine_attributes(attribute_parts)]
     return value_parts, attribute_parts
+
+
+def _outweighed(parts: list[pd.DataFrame]) -> bool:
+    """True when there are many parts and those after the first hold more rows than it."""
+    return len(parts) >= 16 and sum(len(p) for p in parts[1:]) >= len(parts[0])
 
 
 def reduce_pools_history(

@@ -7,6 +7,8 @@ the texts in a canonical form (where both agree), and pandas parses only the res
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -35,25 +37,69 @@ def text_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return raw, offsets
 
 
-_NUMBER_BYTES = np.zeros(256, dtype=np.int64)
-_NUMBER_BYTES[[ord(c) for c in "0123456789.eE+-"]] = 1
+# Bytes no plain decimal number has: a text holding one is left to pandas' parser.
+_NOT_NUMBER_BYTE = np.ones(256, dtype=bool)
+_NOT_NUMBER_BYTE[[ord(c) for c in "0123456789.eE+-"]] = False
 
 
 def _number_candidates(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of non-empty, non-null texts made only of number bytes, and the other non-null rows."""
+    """A mask of non-empty texts made only of number bytes, and the other non-null rows."""
     raw, offsets = text_buffers(values)
-    inside = np.concatenate([[0], np.cumsum(_NUMBER_BYTES[raw])])
-    good = inside[offsets[1:]] - inside[offsets[:-1]]
-    lengths = np.diff(offsets)
+    # Bad bytes are rare: find them, then the rows holding them (offsets are sorted).
+    bad = np.flatnonzero(_NOT_NUMBER_BYTE[raw[offsets[0] : offsets[-1]]]) + offsets[0]
     valid = pc.is_valid(values).to_numpy(zero_copy_only=False)
-    candidate = valid & (lengths > 0) & (good == lengths)
-    return np.flatnonzero(candidate), np.flatnonzero(valid & ~candidate)
+    candidate = valid & (offsets[1:] > offsets[:-1])
+    candidate[np.searchsorted(offsets, bad, side="right") - 1] = False
+    return candidate, np.flatnonzero(valid & ~candidate)
 
 
-# "YYYY-MM-DDTHH:MM:SS.mmmZ", the form DefiLlama writes: parsed from its bytes directly.
+def _only(values: pa.Array, keep: np.ndarray) -> pa.Array:
+    """The same texts (their buffers, not a copy), with the rows outside `keep` null."""
+    raw, offsets = text_buffers(values)
+    validity = pa.py_buffer(np.packbits(keep, bitorder="little"))
+    return pa.Array.from_buffers(
+        pa.large_string(), len(keep), [validity, pa.py_buffer(offsets), pa.py_buffer(raw)]
+    )
+
+
+# "YYYY-MM-DDTHH:MM:SS.mmmZ", the form DefiLlama writes, read as three little-endian 64-bit
+# words and parsed eight bytes at a time (SWAR): per word, which bytes are digits and which
+# literal bytes the others must be.
 _MILLIS_WIDTH = 24
-_MILLIS_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22])
-_MILLIS_LITERALS = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", 19: ".", 23: "Z"}
+_MILLIS_LAYOUT = ("dddd-dd-", "ddTdd:dd", ":dd.dddZ")
+
+
+def _word_masks(layout: str) -> tuple[np.uint64, np.uint64, np.uint64]:
+    """(digit byte mask, literal byte mask, literal bytes) of one 8-byte word's layout."""
+    digits = literals = expected = 0
+    for i, c in enumerate(layout):
+        if c == "d":
+            digits |= 0xFF << (8 * i)
+        else:
+            literals |= 0xFF << (8 * i)
+            expected |= ord(c) << (8 * i)
+    return np.uint64(digits), np.uint64(literals), np.uint64(expected)
+
+
+_WORD_MASKS = [_word_masks(layout) for layout in _MILLIS_LAYOUT]
+_ZEROS, _LOW7 = np.uint64(0x3030303030303030), np.uint64(0x7F7F7F7F7F7F7F7F)
+_PLUS_118, _HIGH = np.uint64(0x7676767676767676), np.uint64(0x8080808080808080)
+
+
+@functools.cache
+def _month_table() -> tuple[np.ndarray, np.ndarray]:
+    """Per (year 0..9999, month): days from 1970-01-01 to its first day, and its length.
+
+    NumPy's calendar (proleptic Gregorian) decides month lengths and leap years.
+    """
+    months = (np.arange(10_000 * 12 + 1) - 1970 * 12).astype("datetime64[M]")
+    days = months.astype("datetime64[D]").astype(np.int64)
+    return days[:-1], np.diff(days)
+
+
+def _byte(word: np.ndarray, i: int) -> np.ndarray:
+    """Byte i (little-endian) of each word, as int64."""
+    return ((word >> np.uint64(8 * i)) & np.uint64(0xFF)).view(np.int64)
 
 
 def _millis_instants(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -63,27 +109,31 @@ def _millis_instants(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     rows = np.flatnonzero((lengths == _MILLIS_WIDTH) & pc.is_valid(values).to_numpy(False))
     if not len(rows):
         return rows, np.zeros(0, dtype=np.int64)
-    # One fixed-width window per row (a strided gather, no index matrix).
-    text = np.lib.stride_tricks.sliding_window_view(raw, _MILLIS_WIDTH)[offsets[rows]]
-    digits = text[:, _MILLIS_DIGITS].astype(np.int16) - ord("0")
-    ok = ((digits >= 0) & (digits <= 9)).all(axis=1)
-    for position, literal in _MILLIS_LITERALS.items():
-        ok &= text[:, position] == ord(literal)
-
-    def number(*columns: int) -> np.ndarray:
-        value = np.zeros(len(rows), dtype=np.int64)
-        for column in columns:
-            value = value * 10 + digits[:, column]
-        return value
-
-    year, month, day = number(0, 1, 2, 3), number(4, 5), number(6, 7)
-    hour, minute, second, millis = number(8, 9), number(10, 11), number(12, 13), number(14, 15, 16)
-    # NumPy's calendar: a day past the month's end rolls into the next month, so it is caught.
-    months = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
-    dates = months.astype("datetime64[D]") + (day - 1)
-    ok &= (month >= 1) & (month <= 12) & (day >= 1) & (dates.astype("datetime64[M]") == months)
+    # Every 8 bytes of the text, at every byte offset, as a little-endian word (a view, not a
+    # copy): a row's three words are three gathers.
+    at_offset = np.ndarray((len(raw) - 7,), dtype="<u8", buffer=raw, strides=(1,))
+    starts = offsets[rows]
+    ok = np.ones(len(rows), dtype=bool)
+    digits = []
+    for k, (digit_mask, literal_mask, literals) in enumerate(_WORD_MASKS):
+        word = at_offset[starts + 8 * k]
+        ok &= (word & literal_mask) == literals
+        # A digit byte XOR "0" is its value, at most 9; adding 118 to at most 9 keeps the
+        # high bit clear (no carry into the next byte, as the byte is first masked to 7 bits).
+        x = (word ^ _ZEROS) & digit_mask
+        ok &= ((((x & _LOW7) + _PLUS_118) | x) & _HIGH & digit_mask) == 0
+        digits.append(x)
+    # 10 * digit + the next digit, in the byte of the first digit of each pair.
+    pairs = [x * np.uint64(10) + (x >> np.uint64(8)) for x in digits]
+    year = _byte(pairs[0], 0) * 100 + _byte(pairs[0], 2)
+    month, day = _byte(pairs[0], 5), _byte(pairs[1], 0)
+    hour, minute, second = _byte(pairs[1], 3), _byte(pairs[1], 6), _byte(pairs[2], 1)
+    millis = _byte(pairs[2], 4) * 10 + _byte(digits[2], 6)
+    month_start, month_length = _month_table()
+    at = year * 12 + np.clip(month, 1, 12) - 1
+    ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_length[at])
     ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
-    seconds = ((dates.astype(np.int64) * 24 + hour) * 60 + minute) * 60 + second
+    seconds = (((month_start[at] + day - 1) * 24 + hour) * 60 + minute) * 60 + second
     ok &= (seconds > MIN_NS_SECONDS) & (seconds < MAX_NS_SECONDS)
     return rows[ok], (seconds * 1000 + millis)[ok] * 1_000_000
 
@@ -108,24 +158,23 @@ def _split(values: pa.Array, pattern: str) -> tuple[np.ndarray, np.ndarray]:
 
 def parse_float(values: pa.Array) -> np.ndarray:
     """Like `pd.to_numeric(errors="coerce")` as float64: anything unparsable is NaN."""
-    try:
+    try:  # a column of numbers and blanks: one cast
         return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
-    out = np.full(len(values), np.nan)
     # Usually a handful of texts are not numbers: those with a byte no number has go to pandas,
     # the rest are cast together (a regex decides only if that cast fails too).
-    candidates, other = _number_candidates(values)
+    candidate, other = _number_candidates(values)
     try:
-        out[candidates] = pc.cast(values.take(candidates), pa.float64()).to_numpy(
-            zero_copy_only=False
-        )
+        out = pc.cast(_only(values, candidate), pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        out = np.full(len(values), np.nan)
         canonical, other = _split(values, CANONICAL_NUMBER)
         out[canonical] = pc.cast(values.take(canonical), pa.float64()).to_numpy(
             zero_copy_only=False
         )
     if len(other):
+        out = np.array(out)  # writable
         text = pd.Series(values.take(other).to_pylist(), dtype="string")
         out[other] = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     return out

@@ -11,6 +11,8 @@ A partial is a small frame with one row per key (a pool-day, or a pool for its a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -35,50 +37,80 @@ def split_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def _last(frame: pd.DataFrame, groups: dict[str, list[str]], in_seq_order: bool) -> pd.DataFrame:
+def _dense_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..k-1 of int64 keys in key order, and the k distinct keys (sorted).
+
+    A batch's keys usually fill a small box of pools x days (a few days of every pool, or every
+    day of a few pools): a bitmap over the box then replaces a sort or a hash of every key.
+    """
+    if not len(keys):
+        return np.zeros(0, dtype=np.int64), keys
+    high, low = keys >> DAY_BITS, keys & ((1 << DAY_BITS) - 1)
+    high0, low0 = high.min(), low.min()
+    span = int(low.max() - low0 + 1)
+    size = int(high.max() - high0 + 1) * span
+    if size > 4 * len(keys) + 4096:  # keys spread thin: sort them
+        distinct, codes = np.unique(keys, return_inverse=True)
+        return codes, distinct
+    dense = (high - high0) * span + (low - low0)
+    present = np.zeros(size, dtype=bool)
+    present[dense] = True
+    index = np.flatnonzero(present)
+    codes = (np.cumsum(present) - 1)[dense]
+    return codes, ((high0 + index // span) << DAY_BITS) | (low0 + index % span)
+
+
+def _last(
+    frame: Mapping[str, np.ndarray] | pd.DataFrame,
+    groups: dict[str, list[str]],
+    in_seq_order: bool,
+) -> pd.DataFrame:
     """Per key, each group's winning (ts, seq, values); `frame` has key, ts_<g>, seq_<g>, values.
 
     One row per key of `frame`, sorted by key; a group with no valid row for a key has NAT
     ts and seq and NaN values there.
     """
-    keys = frame["key"].to_numpy()
-    out_keys = np.unique(keys)
+    codes, out_keys = _dense_codes(np.asarray(frame["key"]))
     out: dict[str, np.ndarray] = {"key": out_keys}
     for group, payload in groups.items():
-        ts, seq = frame[f"ts_{group}"].to_numpy(), frame[f"seq_{group}"].to_numpy()
-        valid = np.flatnonzero(ts != NAT)
-        if in_seq_order:  # rows already in file order: a stable sort on time is enough
-            order = valid[np.argsort(ts[valid], kind="stable")]
-        else:
-            order = valid[np.lexsort((seq[valid], ts[valid]))]
-        winners = order[~pd.Series(keys[order]).duplicated(keep="last").to_numpy()]
-        at = np.searchsorted(out_keys, keys[winners])
+        ts, seq = np.asarray(frame[f"ts_{group}"]), np.asarray(frame[f"seq_{group}"])
+        rows = np.flatnonzero(ts != NAT)
+        if not in_seq_order:
+            rows = rows[np.lexsort((seq[rows], ts[rows]))]
+        elif (ts[rows][1:] < ts[rows][:-1]).any():  # in file order already: sort on time only
+            rows = rows[np.argsort(ts[rows], kind="stable")]
+        # Rows now run in (ts, seq) order: a key's winner is its last row in that order.
+        best = np.full(len(out_keys), -1, dtype=np.int64)
+        np.maximum.at(best, codes[rows], np.arange(len(rows)))
+        has = best >= 0
+        winners = rows[best[has]]
         for name, values, fill in (
             (f"ts_{group}", ts, NAT),
             (f"seq_{group}", seq, NAT),
-            *((v, frame[v].to_numpy(dtype=float), np.nan) for v in payload),
+            *((v, np.asarray(frame[v], dtype=float), np.nan) for v in payload),
         ):
             column = np.full(len(out_keys), fill, dtype=values.dtype)
-            column[at] = values[winners]
+            column[has] = values[winners]
             out[name] = column
     return pd.DataFrame(out)
 
 
-def _as_groups(rows: pd.DataFrame, key: np.ndarray, groups: dict[str, np.ndarray]) -> pd.DataFrame:
+def _as_groups(
+    rows: pd.DataFrame, key: np.ndarray, groups: dict[str, np.ndarray], columns: list[str]
+) -> dict[str, np.ndarray]:
     """Clean rows in the partial layout: a group's ts is NAT where the group is null."""
     ts, seq = rows["ts"].to_numpy(), rows["seq"].to_numpy()
     frame = {"key": key}
     for group, valid in groups.items():
         frame[f"ts_{group}"] = np.where(valid, ts, NAT)
         frame[f"seq_{group}"] = seq
-    values = rows.drop(columns=["pool", "ts", "seq"])
-    return pd.concat([pd.DataFrame(frame, index=rows.index), values], axis=1)
+    return {**frame, **{c: rows[c].to_numpy() for c in columns}}
 
 
 def attribute_partial(rows: pd.DataFrame, in_seq_order: bool = True) -> pd.DataFrame:
     """Per pool, the latest non-missing chain, project and symbol code of clean rows."""
     valid = {a: rows[a].to_numpy() >= 0 for a in ATTRIBUTES}
-    frame = _as_groups(rows[["pool", "ts", "seq", *ATTRIBUTES]], rows["pool"].to_numpy(), valid)
+    frame = _as_groups(rows, rows["pool"].to_numpy().astype(np.int64), valid, list(ATTRIBUTES))
     return _last(frame, {a: [a] for a in ATTRIBUTES}, in_seq_order)
 
 
@@ -98,7 +130,7 @@ def value_partial(
     # apy and tvlUsd are never null in clean rows: one group; optional columns are their own.
     groups = {"row": ["apy", "tvlUsd"], **{v: [v] for v in values if v not in ("apy", "tvlUsd")}}
     valid = {g: rows[g].notna().to_numpy() if g != "row" else True for g in groups}
-    frame = _as_groups(rows[["pool", "ts", "seq", *values]], key, valid)
+    frame = _as_groups(rows, key, valid, values)
     return _last(frame, groups, in_seq_order)
 
 
