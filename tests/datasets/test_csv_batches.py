@@ -47,3 +47,32 @@ def test_save_writes_csv_that_loads_back(tmp_path):
 def test_missing_file_is_a_dataset_error(tmp_path):
     with pytest.raises(DatasetError, match="No CSV"):
         CSVBatchesDataset(filepath=str(tmp_path / "absent.csv")).load()
+
+
+@pytest.mark.parametrize("trailing_newline", [True, False])
+def test_blocks_split_at_line_ends_and_keep_every_row(tmp_path, trailing_newline):
+    rows = [f"2025-01-01T00:00:00.000Z,{'p' * (i % 50)}{i},{i}.5" for i in range(3000)]
+    # One line longer than a block: a block is read on until it holds a whole line.
+    rows[1000] = "2025-01-01T00:00:00.000Z," + "x" * 5000 + ",1"
+    text = "timestamp,pool,apy\n" + "\n".join(rows) + ("\n" if trailing_newline else "")
+    path = tmp_path / "h.csv"
+    path.write_text(text)
+    dataset = CSVBatchesDataset(
+        filepath=str(path),
+        load_args={"block_size": 2048, "column_types": {"apy": "string"}, "read_threads": 3},
+    )
+    batches = list(dataset.load())
+    assert len(batches) > 10
+    assert {b.schema for b in batches} == {batches[0].schema}  # the first block's types
+    frame = pa.Table.from_batches(batches).to_pandas()
+    expected = [f"{'p' * (i % 50)}{i}" for i in range(3000)]
+    expected[1000] = "x" * 5000
+    assert frame["pool"].tolist() == expected
+    assert frame["apy"].tolist()[:3] == ["0.5", "1.5", "2.5"]
+
+
+def test_an_empty_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with pytest.raises(pa.ArrowInvalid, match="Empty CSV"):
+        list(CSVBatchesDataset(filepath=str(path)).load())

@@ -144,3 +144,44 @@ def test_build_features_produces_every_listed_feature(fe_params):
     assert names[:6] == daily.ORIGINAL_FEATURES
     assert len(names) == len(set(names)) and set(names) <= set(out.columns)
     assert out.loc[out["observed"], "apy"].notna().all()
+
+
+def _groupby_features(frame: pd.DataFrame) -> dict[str, pd.Series]:
+    """The same statistics the way pandas' groupby computes them: the oracle."""
+    by_pool = frame.groupby("pool", sort=False)["apy"]
+    out = {
+        "apy_mean_3d": by_pool.rolling(3, min_periods=1).mean().droplevel(0),
+        "apy_median_3d": by_pool.rolling(3, min_periods=1).median().droplevel(0),
+        "apy_std_3d": by_pool.rolling(3, min_periods=2).std().droplevel(0),
+        "apyMeanExpanding": by_pool.expanding(min_periods=1).mean().droplevel(0),
+        "apyStdExpanding": by_pool.expanding(min_periods=2).std().droplevel(0).fillna(0.0),
+        "n_samples": frame["apy"].notna().groupby(frame["pool"], sort=False).cumsum(),
+        "apy_shift_2": by_pool.shift(2),
+    }
+    return {name: values.reindex(frame.index) for name, values in out.items()}
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_pool_windows_match_pandas_groupby(shuffled):
+    rng = np.random.default_rng(3)
+    pools = np.repeat(["b", "a", "c", "d"], [9, 1, 5, 12])
+    apy = rng.lognormal(1.0, 1.0, len(pools))
+    apy[rng.random(len(pools)) < 0.3] = np.nan
+    frame = pd.DataFrame({"pool": pools, "apy": apy, "tvlUsd": rng.lognormal(10, 1, len(pools))})
+    if shuffled:  # rows of a pool apart and out of order: groups as groupby makes them
+        frame = frame.sample(frac=1.0, random_state=0)
+    expected = _groupby_features(frame)
+
+    windows = daily.window_features(frame, [3], [2], {"mean": 1, "median": 1, "std": 2})
+    expanding = daily.expanding_features(frame)
+    for name in ("apy_mean_3d", "apy_median_3d", "apy_std_3d"):
+        pd.testing.assert_series_equal(windows[name], expected[name], check_names=False)
+    for name in ("apyMeanExpanding", "apyStdExpanding", "n_samples"):
+        pd.testing.assert_series_equal(
+            expanding[name], expected[name], check_names=False, check_dtype=False
+        )
+    shifted = np.log1p(frame["apy"]) - np.log1p(expected["apy_shift_2"])
+    pd.testing.assert_series_equal(windows["apy_logchg_2d"], shifted, check_names=False)
+    # Checked by hand: pool "c"'s first two rows (in frame order) have no value 2 rows back.
+    first_c = frame.index[frame["pool"] == "c"][:2]
+    assert windows.loc[first_c, "apy_logchg_2d"].isna().all()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.indexers import BaseIndexer
+from pandas.api.typing import Rolling
 
 ORIGINAL_FEATURES = [
     "apy",
@@ -63,17 +66,96 @@ def encode_categoricals(
     return frame.assign(**codes)
 
 
+class _GroupWindows(BaseIndexer):
+    """Windows of up to `window` rows (all rows so far if None) that stay inside a row's group.
+
+    Over rows in group order these are exactly the windows `groupby(...).rolling(...)` uses,
+    so pandas' window kernels give the same numbers, without a Python loop over groups.
+    """
+
+    def __init__(self, group_start: np.ndarray, window: int | None) -> None:
+        super().__init__(window_size=window or 0)
+        self.group_start = group_start
+        self.window = window
+
+    def get_window_bounds(
+        self,
+        num_values: int = 0,
+        min_periods: int | None = None,
+        center: bool | None = None,
+        closed: str | None = None,
+        step: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        end = np.arange(1, num_values + 1, dtype=np.int64)
+        if self.window is None:
+            return self.group_start, end
+        return np.maximum(self.group_start, end - self.window), end
+
+
+@dataclass(frozen=True)
+class PoolGroups:
+    """A frame's rows grouped by pool as `groupby(sort=False)` does: groups in order of first
+    appearance, rows within a group in frame order."""
+
+    # Frame rows in group order; None when the frame is in group order already.
+    order: np.ndarray | None
+    # Per row in group order: the position of its group's first row.
+    start: np.ndarray
+
+    @classmethod
+    def of(cls, pool: pd.Series) -> PoolGroups:
+        """Group a frame's rows by its pool column."""
+        codes, _ = pd.factorize(pool, use_na_sentinel=False)
+        order = np.argsort(codes, kind="stable")
+        ordered = codes[order]
+        first = np.r_[True, ordered[1:] != ordered[:-1]]
+        start = np.maximum.accumulate(np.where(first, np.arange(len(codes)), 0))
+        in_order = bool((order == np.arange(len(order))).all())
+        return cls(None if in_order else order, start)
+
+    def rolling(self, values: pd.Series, window: int | None, min_periods: int) -> Rolling:
+        """Rolling windows of `values` (in group order) within each pool."""
+        ordered = values if self.order is None else values.iloc[self.order]
+        indexer = _GroupWindows(self.start, window)
+        return ordered.reset_index(drop=True).rolling(indexer, min_periods=min_periods)
+
+    def shift(self, values: pd.Series, periods: int) -> np.ndarray:
+        """Each row's value `periods` rows earlier in its pool (NaN before the pool's first row)."""
+        ordered = values.to_numpy(dtype=float)
+        if self.order is not None:
+            ordered = ordered[self.order]
+        shifted = np.full(len(ordered), np.nan)
+        rows = np.arange(periods, len(ordered))
+        inside = rows - periods >= self.start[rows]
+        shifted[rows[inside]] = ordered[rows[inside] - periods]
+        return self.restore(shifted)
+
+    def restore(self, values: pd.Series | np.ndarray) -> np.ndarray:
+        """Values in group order, back in frame order."""
+        values = np.asarray(values, dtype=float)
+        if self.order is None:
+            return values
+        out = np.empty_like(values)
+        out[self.order] = values
+        return out
+
+
 def expanding_features(frame: pd.DataFrame) -> pd.DataFrame:
     """Add the per-pool count, mean and sample std of APY over all observed days so far."""
-    by_pool = frame.groupby("pool", sort=False, observed=True)["apy"]
-    count = frame["apy"].notna().groupby(frame["pool"], sort=False, observed=True).cumsum()
-    mean = by_pool.expanding(min_periods=1).mean().droplevel(0)
+    groups = PoolGroups.of(frame["pool"])
+    observed = frame["apy"].notna().to_numpy()
+    if groups.order is not None:
+        observed = observed[groups.order]
+    # Observed days so far in the pool: a running count, less the count before the pool began.
+    before = np.r_[0, np.cumsum(observed)]
+    count = groups.restore(before[1:] - before[groups.start])
+    mean = groups.rolling(frame["apy"], None, 1).mean()
     # Fewer than two samples has no sample std: the contract says 0.
-    std = by_pool.expanding(min_periods=2).std().droplevel(0).fillna(0.0)
+    std = groups.rolling(frame["apy"], None, 2).std().fillna(0.0)
     return frame.assign(
         n_samples=count.astype("int64"),
-        apyMeanExpanding=mean.reindex(frame.index),
-        apyStdExpanding=std.reindex(frame.index),
+        apyMeanExpanding=groups.restore(mean),
+        apyStdExpanding=groups.restore(std),
     )
 
 
@@ -89,17 +171,16 @@ def window_features(
     min_periods: Mapping[str, int],
 ) -> pd.DataFrame:
     """Add rolling APY statistics, APY/TVL changes and APY relative to its recent means."""
-    by_pool = frame.groupby("pool", sort=False, observed=True)
-    apy = by_pool["apy"]
+    groups = PoolGroups.of(frame["pool"])
     new: dict[str, pd.Series] = {}
     for w in windows:
         for stat in ("mean", "median", "std"):
-            rolled = getattr(apy.rolling(w, min_periods=min_periods[stat]), stat)()
-            new[f"apy_{stat}_{w}d"] = rolled.droplevel(0).reindex(frame.index)
+            rolled = getattr(groups.rolling(frame["apy"], w, min_periods[stat]), stat)()
+            new[f"apy_{stat}_{w}d"] = pd.Series(groups.restore(rolled), index=frame.index)
         new[f"apy_rel_mean_{w}d"] = _log_change(frame["apy"], new[f"apy_mean_{w}d"])
     for k in lags:
-        new[f"apy_logchg_{k}d"] = _log_change(frame["apy"], apy.shift(k))
-        new[f"tvl_logchg_{k}d"] = _log_change(frame["tvlUsd"], by_pool["tvlUsd"].shift(k))
+        new[f"apy_logchg_{k}d"] = _log_change(frame["apy"], groups.shift(frame["apy"], k))
+        new[f"tvl_logchg_{k}d"] = _log_change(frame["tvlUsd"], groups.shift(frame["tvlUsd"], k))
     return frame.assign(**new)
 
 

@@ -45,3 +45,19 @@ def test_texts_fingerprint_by_bytes_and_nulls_apart():
     h = text_fingerprints(pa.array(["abc", "abc", "abd", "", None, "abcdefghij", "abcdefghik"]))
     assert h[0] == h[1]
     assert len(set(h.tolist())) == 6
+
+
+def test_many_random_fingerprints_agree_with_a_set():
+    # Enough fingerprints to grow the Bloom filter and fill every bucket; repeats across batches.
+    rng = np.random.default_rng(1)
+    pool = rng.integers(0, 2**63, 400_000, dtype=np.int64).view(np.uint64) * np.uint64(2) + 1
+    seen, oracle = SeenFingerprints(), set()
+    for _ in range(8):
+        values = rng.choice(pool, 80_000)
+        expected = []
+        for v in values.tolist():
+            expected.append(v not in oracle)
+            oracle.add(v)
+        got = seen.first_occurrences(BatchFingerprints.of(values))
+        np.testing.assert_array_equal(got, np.array(expected))
+    assert seen._filter.log2_words > 16  # the filter grew
