@@ -36,6 +36,7 @@ class CSVBatches:
         read_options: pacsv.ReadOptions,
         convert_options: pacsv.ConvertOptions,
         threads: int = 2,
+        number_columns: tuple[str, ...] = (),
     ) -> None:
         self._fs = fs
         self._path = path
@@ -43,6 +44,7 @@ class CSVBatches:
         self._read_options = read_options
         self._convert_options = convert_options
         self._threads = max(1, threads)
+        self._number_columns = tuple(number_columns)
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         # One thread reads blocks of whole lines in order (gzip and S3 streams are sequential);
@@ -69,11 +71,25 @@ class CSVBatches:
             while pending:
                 yield from pending.popleft().result().to_batches()
 
-    @staticmethod
     def _parse(
-        block: pa.Buffer, read: pacsv.ReadOptions, convert: pacsv.ConvertOptions
+        self, block: pa.Buffer, read: pacsv.ReadOptions, convert: pacsv.ConvertOptions
     ) -> pa.Table:
-        return pacsv.read_csv(pa.BufferReader(block), read_options=read, convert_options=convert)
+        """One block as a table; number columns as text where a value in the block is not one."""
+        try:
+            return pacsv.read_csv(
+                pa.BufferReader(block), read_options=read, convert_options=convert
+            )
+        except pa.ArrowInvalid:
+            if not self._number_columns:
+                raise
+        # A value of a number column did not parse: the block is read again with those columns
+        # as text, so that validation judges (and counts) each value, as for any text column.
+        as_text = deepcopy(convert)
+        as_text.column_types = {
+            **convert.column_types,
+            **dict.fromkeys(self._number_columns, pa.string()),
+        }
+        return pacsv.read_csv(pa.BufferReader(block), read_options=read, convert_options=as_text)
 
     def _first_read_options(self) -> pacsv.ReadOptions:
         """Options for the first block: its header line names the columns."""
@@ -92,7 +108,15 @@ class CSVBatches:
             encoding=first.encoding,
         )
         convert = deepcopy(self._convert_options)
-        convert.column_types = {field.name: field.type for field in schema}
+        # Number columns keep their configured type even where the first block read them as text.
+        convert.column_types = {
+            **{field.name: field.type for field in schema},
+            **{
+                n: t
+                for n, t in self._convert_options.column_types.items()
+                if n in self._number_columns
+            },
+        }
         return read, convert
 
     def to_pandas(self) -> pd.DataFrame:
@@ -100,6 +124,15 @@ class CSVBatches:
         batches = list(self)
         if not batches:
             return pd.DataFrame()
+        # Blocks may differ in number columns (float64, or text where a value is not a number).
+        text = {
+            n
+            for b in batches
+            for n in self._number_columns
+            if b.schema.field(n).type == pa.string()
+        }
+        if text:
+            batches = [_with_text_columns(b, text) for b in batches]
         return pa.Table.from_batches(batches).to_pandas()
 
 
@@ -112,6 +145,8 @@ class CSVBatchesDataset(AbstractDataset[pd.DataFrame, CSVBatches]):
             the text as is, so that validation (a node) decides what is a number.
         null_values: texts read as null (default: only the empty field).
         read_threads: threads that parse blocks ahead of the consumer (default 2).
+        number_columns: columns read as float64 in each block where all their values parse
+            (empty: null); a block with a value that does not reads them as text.
     save_args: passed to `pandas.DataFrame.to_csv` (index is False unless given).
     """
 
@@ -157,6 +192,8 @@ class CSVBatchesDataset(AbstractDataset[pd.DataFrame, CSVBatches]):
             raise DatasetError(f"No CSV at {self._protocol}://{self._filepath}")
         args = deepcopy(self._load_args)
         types = {name: pa.type_for_alias(t) for name, t in args.get("column_types", {}).items()}
+        numbers = tuple(args.get("number_columns", ()))
+        types.update(dict.fromkeys(numbers, pa.float64()))
         convert = pacsv.ConvertOptions(
             column_types=types,
             null_values=list(args["null_values"]),
@@ -164,7 +201,9 @@ class CSVBatchesDataset(AbstractDataset[pd.DataFrame, CSVBatches]):
             quoted_strings_can_be_null=True,
         )
         read = pacsv.ReadOptions(block_size=int(args["block_size"]))
-        return CSVBatches(self._fs, path, "infer", read, convert, int(args["read_threads"]))
+        return CSVBatches(
+            self._fs, path, "infer", read, convert, int(args["read_threads"]), numbers
+        )
 
     def save(self, data: pd.DataFrame) -> None:
         path = get_filepath_str(self._filepath, self._protocol)
@@ -192,3 +231,12 @@ def _line_blocks(stream: BinaryIO, size: int) -> Iterator[pa.Buffer]:
         yield pa.py_buffer(data).slice(0, cut)
     if carry:
         yield pa.py_buffer(carry)
+
+
+def _with_text_columns(batch: pa.RecordBatch, names: set[str]) -> pa.RecordBatch:
+    """The batch with the named columns as text (numbers written back as Arrow formats them)."""
+    columns = [
+        c.cast(pa.string()) if n in names and c.type != pa.string() else c
+        for n, c in zip(batch.schema.names, batch.columns, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)

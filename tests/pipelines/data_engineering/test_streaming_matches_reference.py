@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from tests.conftest import PROJECT_ROOT
 from yield_runway.contracts import HISTORY_COLUMNS
@@ -24,13 +25,11 @@ SAMPLE = PROJECT_ROOT / "data" / "01_raw" / "pools_history.csv.gz"
 
 
 def _dataset(path: Path, block_size: int) -> CSVBatchesDataset:
-    return CSVBatchesDataset(
-        filepath=str(path),
-        load_args={
-            "block_size": block_size,
-            "column_types": dict.fromkeys(HISTORY_COLUMNS, "string"),
-        },
-    )
+    """The history as the base catalog reads it (number columns typed where they parse)."""
+    catalog = yaml.safe_load((PROJECT_ROOT / "conf" / "base" / "catalog.yml").read_text())
+    load_args = {**catalog["pools_history"]["load_args"], "block_size": block_size}
+    assert load_args["number_columns"]  # the typed path, and its fallback, are what is tested
+    return CSVBatchesDataset(filepath=str(path), load_args=load_args)
 
 
 def _both(path: Path, block_size: int, params: dict) -> tuple:
@@ -75,6 +74,25 @@ def test_tiny_batches_split_pool_days_and_still_match(parameters, hourly_file, h
     params = {**parameters["data_engineering"], "daily_aggregation": how}
     expected, actual = _both(hourly_file, 1 << 14, params)
     _assert_same(expected, actual, how)
+
+
+def test_number_columns_with_text_in_some_blocks_match(parameters, hourly_file, tmp_path):
+    # Odd texts in TVL and APY-base fields of a few rows: their blocks are read as text, the
+    # others as numbers; validation must judge both kinds of block as the reference does.
+    raw = pd.read_csv(hourly_file, dtype=str, keep_default_na=False)
+    odd = ["n/a", " 12 ", "1e3", "-5", "abc", "+7", "1.2.3", "NaN", "inf"]
+    rows = np.random.default_rng(2).choice(len(raw), size=60, replace=False)
+    raw.loc[rows, "tvlUsd"] = [odd[i % len(odd)] for i in range(len(rows))]
+    raw.loc[rows[::2], "apyBase"] = "abc"
+    path = tmp_path / "pools_history.csv"
+    raw.to_csv(path, index=False)
+    batches = list(_dataset(path, 1 << 14).load())
+    kinds = {str(b.schema.field("tvlUsd").type) for b in batches}
+    assert kinds == {"double", "string"}
+    expected, actual = _both(path, 1 << 14, parameters["data_engineering"])
+    _assert_same(expected, actual, "last")
+    # 6 of the 9 texts are no valid TVL: about 40 of the 60 rows (a few drop for another reason).
+    assert actual[1]["dropped_by_reason"]["invalid_tvl"] > 30
 
 
 def test_outlier_cap_below_a_batch_guard_takes_a_second_pass(parameters, tmp_path, caplog):

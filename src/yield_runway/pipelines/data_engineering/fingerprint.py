@@ -101,8 +101,10 @@ class BatchFingerprints:
 
 
 def _holds(values: np.ndarray, among: np.ndarray) -> np.ndarray:
-    """True where a value is one of `among` (hashing: `among` is small, `values` large)."""
-    return pd.Series(values).isin(np.unique(among)).to_numpy()
+    """True where a value is one of `among` (a binary search in `among`: it is small)."""
+    among = np.unique(among)
+    pos = np.minimum(np.searchsorted(among, values), len(among) - 1)
+    return among[pos] == values
 
 
 # The filter's word is a fingerprint's top bits, its two bits the low 12: up to 2**32 words
@@ -214,9 +216,9 @@ class SeenFingerprints:
                 runs[-1] = np.sort(np.concatenate([runs[-1], newer]), kind="stable")
 
     def _grow(self) -> None:
-        """A filter for twice the fingerprints, refilled from the runs (which hold them all)."""
+        """A filter for 3 times the fingerprints, refilled from the runs (which hold them all)."""
         log2_words = self._filter.log2_words + 1
-        while (64 << log2_words) // 24 < 2 * self._count:
+        while (64 << log2_words) // 24 < 3 * self._count:
             log2_words += 1
         self._filter = _WordFilter(min(log2_words, _MAX_LOG2_WORDS))
         for runs in self._buckets:

@@ -157,7 +157,12 @@ def _split(values: pa.Array, pattern: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def parse_float(values: pa.Array) -> np.ndarray:
-    """Like `pd.to_numeric(errors="coerce")` as float64: anything unparsable is NaN."""
+    """Like `pd.to_numeric(errors="coerce")` as float64: anything unparsable is NaN.
+
+    A float64 column (numbers the CSV reader parsed, nulls for blanks) is returned as it is.
+    """
+    if values.type == pa.float64():
+        return values.to_numpy(zero_copy_only=False)
     try:  # a column of numbers and blanks: one cast
         return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

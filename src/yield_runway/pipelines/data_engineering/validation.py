@@ -105,12 +105,16 @@ def parse_batch(
     Depends on nothing but the batch, so batches can be parsed concurrently (Arrow and NumPy
     release the GIL); `resolve_batch` then applies them to the stream's state in order.
     """
+    # Text stays text and float64 (a number column the reader could parse) stays numbers;
+    # anything else is judged as its text.
     columns = {
         n: c
-        if pa.types.is_string(c.type) or pa.types.is_large_string(c.type)
+        if pa.types.is_string(c.type) or pa.types.is_large_string(c.type) or c.type == pa.float64()
         else pc.cast(c, pa.string())
         for n, c in ((name, batch.column(name)) for name in required + optional)
     }
+    if columns["apy"].type == pa.float64():
+        raise ValueError("apy must be read as text: blank and non-numeric APYs count apart")
     n = batch.num_rows
     ts = parse_instants(columns["timestamp"])
     # Outside the window a parsed instant is as unusable as an unparsable one.
