@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from . import partials
 from .grid import DAILY_VALUE_COLUMNS, POOL_ATTRIBUTE_COLUMNS, daily_grid
+from .partials import Rows
 from .validation import ParsedBatch, StreamState, parse_batch, resolve_batch
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def _pass(
         aggregating: deque = deque()
         for parsed in _parsed(pool, itertools.chain([first], batches), state, threads):
             rows = resolve_batch(parsed, state)
-            clean_apy.append(rows["apy"].to_numpy())
+            clean_apy.append(rows["apy"])
             rows, suspect, guard = _set_aside_high_apy(rows, threshold, params)
             guards.append(guard)
             if suspect is not None:
@@ -102,13 +103,13 @@ def _pass(
 
 
 def _set_aside_high_apy(
-    rows: pd.DataFrame, threshold: float | None, params: dict[str, Any]
-) -> tuple[pd.DataFrame, pd.DataFrame | None, float]:
+    rows: Rows, threshold: float | None, params: dict[str, Any]
+) -> tuple[Rows, Rows | None, float]:
     """Split off rows above the guard (the batch's quantile, or the known cap): rows, suspects.
 
     With the cap known (`threshold`), rows above it are simply outliers: no suspects are kept.
     """
-    apy = rows["apy"].to_numpy()
+    apy = rows["apy"]
     if threshold is not None:
         guard = threshold
     elif len(apy):
@@ -118,7 +119,12 @@ def _set_aside_high_apy(
     high = apy > guard
     if not high.any():
         return rows, None, guard
-    return rows[~high], (rows[high] if threshold is None else None), guard
+    return _take(rows, ~high), (_take(rows, high) if threshold is None else None), guard
+
+
+def _take(rows: Rows, mask: np.ndarray) -> Rows:
+    """The rows where `mask` is true."""
+    return {name: values[mask] for name, values in rows.items()}
 
 
 def _parsed(
@@ -143,9 +149,7 @@ def _collect(future: Future, value_parts: list, attribute_parts: list) -> None:
     attribute_parts.append(attribute_part)
 
 
-def _batch_partials(
-    rows: pd.DataFrame, values: list[str], how: str
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _batch_partials(rows: Rows, values: list[str], how: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The value and attribute partial aggregates of one batch's clean rows."""
     return partials.value_partial(rows, values, how), partials.attribute_partial(rows)
 
@@ -193,9 +197,9 @@ def reduce_pools_history(
         logger.info("APY outlier cap %.4g below a batch guard: second pass", cap)
         run = _pass(pools_history, params, how, threshold=cap)
     state, values = run["state"], run["values"]
-    kept = [s[s["apy"].to_numpy() <= cap] for s in run["suspects"]]
+    kept = [_take(s, s["apy"] <= cap) for s in run["suspects"]]
     if kept:
-        rows = pd.concat(kept, ignore_index=True)
+        rows = {name: np.concatenate([k[name] for k in kept]) for name in kept[0]}
         run["value_parts"].append(partials.value_partial(rows, values, how, in_seq_order=False))
         run["attribute_parts"].append(partials.attribute_partial(rows, in_seq_order=False))
     observed = _observed_days(run, values, how)

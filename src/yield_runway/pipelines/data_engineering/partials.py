@@ -22,6 +22,8 @@ DAY_NS = 86_400 * 10**9
 # key = pool code * 2**22 + (day + 2**21): days since 1970 fit in 22 bits for +-5,700 years.
 DAY_BITS, DAY_OFFSET = 22, 1 << 21
 ATTRIBUTES = ("chain", "project", "symbol")
+# Clean rows of a batch, column name -> values (all of one length): see `resolve_batch`.
+Rows = Mapping[str, np.ndarray]
 
 
 def day_keys(pool: np.ndarray, ts: np.ndarray) -> np.ndarray:
@@ -96,40 +98,40 @@ def _last(
 
 
 def _as_groups(
-    rows: pd.DataFrame, key: np.ndarray, groups: dict[str, np.ndarray], columns: list[str]
+    rows: Rows, key: np.ndarray, groups: dict[str, np.ndarray], columns: list[str]
 ) -> dict[str, np.ndarray]:
     """Clean rows in the partial layout: a group's ts is NAT where the group is null."""
-    ts, seq = rows["ts"].to_numpy(), rows["seq"].to_numpy()
+    ts, seq = rows["ts"], rows["seq"]
     frame = {"key": key}
     for group, valid in groups.items():
         frame[f"ts_{group}"] = np.where(valid, ts, NAT)
         frame[f"seq_{group}"] = seq
-    return {**frame, **{c: rows[c].to_numpy() for c in columns}}
+    return {**frame, **{c: rows[c] for c in columns}}
 
 
-def attribute_partial(rows: pd.DataFrame, in_seq_order: bool = True) -> pd.DataFrame:
+def attribute_partial(rows: Rows, in_seq_order: bool = True) -> pd.DataFrame:
     """Per pool, the latest non-missing chain, project and symbol code of clean rows."""
-    valid = {a: rows[a].to_numpy() >= 0 for a in ATTRIBUTES}
-    frame = _as_groups(rows, rows["pool"].to_numpy().astype(np.int64), valid, list(ATTRIBUTES))
+    valid = {a: rows[a] >= 0 for a in ATTRIBUTES}
+    frame = _as_groups(rows, rows["pool"].astype(np.int64), valid, list(ATTRIBUTES))
     return _last(frame, {a: [a] for a in ATTRIBUTES}, in_seq_order)
 
 
 def value_partial(
-    rows: pd.DataFrame, values: list[str], how: str, in_seq_order: bool = True
+    rows: Rows, values: list[str], how: str, in_seq_order: bool = True
 ) -> pd.DataFrame:
     """Per pool-day partial aggregate (`how`: last, mean or median) of the value columns."""
-    key = day_keys(rows["pool"].to_numpy(), rows["ts"].to_numpy())
+    key = day_keys(rows["pool"], rows["ts"])
     if how == "median":
-        return pd.DataFrame({"key": key, **{v: rows[v].to_numpy() for v in values}})
+        return pd.DataFrame({"key": key, **{v: rows[v] for v in values}})
     if how == "mean":
-        frame = pd.DataFrame({v: rows[v].to_numpy() for v in values})
+        frame = pd.DataFrame({v: rows[v] for v in values})
         grouped = frame.groupby(key, sort=False)
         sums = grouped.sum().add_prefix("sum_")
         counts = grouped.count().add_prefix("n_")
         return pd.concat([sums, counts], axis=1).rename_axis("key").reset_index()
     # apy and tvlUsd are never null in clean rows: one group; optional columns are their own.
     groups = {"row": ["apy", "tvlUsd"], **{v: [v] for v in values if v not in ("apy", "tvlUsd")}}
-    valid = {g: rows[g].notna().to_numpy() if g != "row" else True for g in groups}
+    valid = {g: ~np.isnan(rows[g]) if g != "row" else True for g in groups}
     frame = _as_groups(rows, key, valid, values)
     return _last(frame, groups, in_seq_order)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -140,11 +139,12 @@ def parse_batch(
     return ParsedBatch(n, encoded, fingerprints, ts, apy, apy_blank, tvl, extra)
 
 
-def resolve_batch(parsed: ParsedBatch, state: StreamState) -> pd.DataFrame:
+def resolve_batch(parsed: ParsedBatch, state: StreamState) -> dict[str, np.ndarray]:
     """Drop and count one parsed batch's bad rows (first reason only); return its clean rows.
 
-    Columns: pool, chain, project, symbol (int32 codes, -1 missing), ts (int64 ns UTC),
-    seq (int64 row number in the stream), apy, tvlUsd and the optional columns (float64).
+    Clean rows are arrays by column: pool, chain, project, symbol (int32 codes, -1 missing),
+    ts (int64 ns UTC), seq (int64 row number in the stream), apy, tvlUsd and the optional
+    columns (float64).
     """
     duplicate = ~state.seen.first_occurrences(parsed.fingerprints)
     pool = _dictionary_codes(parsed.encoded["pool"], state.codes["pool"], strip=True)
@@ -184,4 +184,4 @@ def resolve_batch(parsed: ParsedBatch, state: StreamState) -> pd.DataFrame:
         with np.errstate(invalid="ignore"):
             clean[name] = np.where(np.isfinite(values) & (values >= 0), values, np.nan)
     state.rows += parsed.n
-    return pd.DataFrame(clean)
+    return clean
