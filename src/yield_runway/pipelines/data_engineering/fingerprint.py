@@ -101,10 +101,8 @@ class BatchFingerprints:
 
 
 def _holds(values: np.ndarray, among: np.ndarray) -> np.ndarray:
-    """True where a value is one of `among` (a binary search in `among`: it is small)."""
-    among = np.unique(among)
-    pos = np.minimum(np.searchsorted(among, values), len(among) - 1)
-    return among[pos] == values
+    """True where a value is one of `among` (hashing: `among` is small, `values` large)."""
+    return pd.Series(values).isin(np.unique(among)).to_numpy()
 
 
 # The filter's word is a fingerprint's top bits, its two bits the low 12: up to 2**32 words
