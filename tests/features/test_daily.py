@@ -167,7 +167,13 @@ def test_pool_windows_match_pandas_groupby(shuffled):
     pools = np.repeat(["b", "a", "c", "d"], [9, 1, 5, 12])
     apy = rng.lognormal(1.0, 1.0, len(pools))
     apy[rng.random(len(pools)) < 0.3] = np.nan
-    frame = pd.DataFrame({"pool": pools, "apy": apy, "tvlUsd": rng.lognormal(10, 1, len(pools))})
+    dates = pd.Series(
+        pd.to_datetime("2025-01-01") + pd.to_timedelta(rng.integers(0, 60, len(pools)), "D")
+    )
+    dates[rng.random(len(pools)) < 0.2] = pd.NaT
+    frame = pd.DataFrame(
+        {"pool": pools, "date": dates, "apy": apy, "tvlUsd": rng.lognormal(10, 1, len(pools))}
+    )
     if shuffled:  # rows of a pool apart and out of order: groups as groupby makes them
         frame = frame.sample(frac=1.0, random_state=0)
     expected = _groupby_features(frame)
@@ -182,6 +188,9 @@ def test_pool_windows_match_pandas_groupby(shuffled):
         )
     shifted = np.log1p(frame["apy"]) - np.log1p(expected["apy_shift_2"])
     pd.testing.assert_series_equal(windows["apy_logchg_2d"], shifted, check_names=False)
+    first_day = daily.PoolGroups.of(frame["pool"]).first_day(frame["date"])
+    expected_first = frame.groupby("pool", sort=False)["date"].transform("min")
+    pd.testing.assert_series_equal(first_day, expected_first, check_names=False)
     # Checked by hand: pool "c"'s first two rows (in frame order) have no value 2 rows back.
     first_c = frame.index[frame["pool"] == "c"][:2]
     assert windows.loc[first_c, "apy_logchg_2d"].isna().all()

@@ -130,9 +130,20 @@ class PoolGroups:
         shifted[rows[inside]] = ordered[rows[inside] - periods]
         return self.restore(shifted)
 
+    def first_day(self, dates: pd.Series) -> pd.Series:
+        """Each row's pool's earliest date, as `groupby(...).transform("min")` gives it."""
+        ordered = dates.to_numpy(dtype="datetime64[ns]")
+        if self.order is not None:
+            ordered = ordered[self.order]
+        heads = self.start == np.arange(len(self.start))
+        # fmin skips NaT, as groupby's min does.
+        earliest = np.fmin.reduceat(ordered, np.flatnonzero(heads)) if len(ordered) else ordered
+        per_row = earliest[np.cumsum(heads) - 1]
+        return pd.Series(self.restore(per_row), index=dates.index).astype(dates.dtype)
+
     def restore(self, values: pd.Series | np.ndarray) -> np.ndarray:
         """Values in group order, back in frame order."""
-        values = np.asarray(values, dtype=float)
+        values = np.asarray(values)
         if self.order is None:
             return values
         out = np.empty_like(values)
@@ -140,9 +151,9 @@ class PoolGroups:
         return out
 
 
-def expanding_features(frame: pd.DataFrame) -> pd.DataFrame:
+def expanding_features(frame: pd.DataFrame, groups: PoolGroups | None = None) -> pd.DataFrame:
     """Add the per-pool count, mean and sample std of APY over all observed days so far."""
-    groups = PoolGroups.of(frame["pool"])
+    groups = groups or PoolGroups.of(frame["pool"])
     observed = frame["apy"].notna().to_numpy()
     if groups.order is not None:
         observed = observed[groups.order]
@@ -169,9 +180,10 @@ def window_features(
     windows: Sequence[int],
     lags: Sequence[int],
     min_periods: Mapping[str, int],
+    groups: PoolGroups | None = None,
 ) -> pd.DataFrame:
     """Add rolling APY statistics, APY/TVL changes and APY relative to its recent means."""
-    groups = PoolGroups.of(frame["pool"])
+    groups = groups or PoolGroups.of(frame["pool"])
     new: dict[str, pd.Series] = {}
     for w in windows:
         for stat in ("mean", "median", "std"):
@@ -209,8 +221,9 @@ def build_features(
 ) -> pd.DataFrame:
     """Compute every feature for every pool-day of a daily grid sorted by pool and date."""
     frame = encode_categoricals(daily, mapping, params["categorical_columns"])
-    frame = expanding_features(frame)
+    groups = PoolGroups.of(frame["pool"])
+    frame = expanding_features(frame, groups)
     frame = window_features(
-        frame, params["rolling_windows"], params["change_lags"], params["min_periods"]
+        frame, params["rolling_windows"], params["change_lags"], params["min_periods"], groups
     )
-    return point_features(frame)
+    return point_features(frame, first_day=groups.first_day(frame["date"]))

@@ -23,8 +23,8 @@ def test_dense_codes_agree_with_a_sort(spread):
     np.testing.assert_array_equal(codes, expected_codes)
 
 
-@pytest.mark.parametrize("in_seq_order", [True, False])
-def test_last_takes_the_latest_valid_row_ties_to_the_later(in_seq_order):
+@pytest.mark.parametrize("reversed_rows", [False, True])
+def test_last_takes_the_latest_valid_row_ties_to_the_later(reversed_rows):
     frame = pd.DataFrame(
         {
             "key": [7, 7, 7, 3, 3],
@@ -33,9 +33,9 @@ def test_last_takes_the_latest_valid_row_ties_to_the_later(in_seq_order):
             "v": [10.0, 20.0, 30.0, 40.0, 50.0],
         }
     )
-    if not in_seq_order:
+    if reversed_rows:  # the winner depends on (ts, seq), not on where a row is in the frame
         frame = frame.iloc[::-1].reset_index(drop=True)
-    out = partials._last(frame, {"g": ["v"]}, in_seq_order)
+    out = partials._last(frame, {"g": ["v"]})
     assert out["key"].tolist() == [3, 7]
     assert out["v"].tolist() == [40.0, 30.0]
     assert out["seq_g"].tolist() == [3, 2]
@@ -43,6 +43,6 @@ def test_last_takes_the_latest_valid_row_ties_to_the_later(in_seq_order):
 
 def test_last_leaves_a_key_without_valid_rows_empty():
     frame = pd.DataFrame({"key": [1, 2], "ts_g": [NAT, 4], "seq_g": [0, 1], "v": [1.0, 2.0]})
-    out = partials._last(frame, {"g": ["v"]}, in_seq_order=True)
+    out = partials._last(frame, {"g": ["v"]})
     assert out["ts_g"].tolist() == [NAT, 4]
     assert np.isnan(out["v"].iloc[0]) and out["v"].iloc[1] == 2.0

@@ -200,8 +200,8 @@ def reduce_pools_history(
     kept = [_take(s, s["apy"] <= cap) for s in run["suspects"]]
     if kept:
         rows = {name: np.concatenate([k[name] for k in kept]) for name in kept[0]}
-        run["value_parts"].append(partials.value_partial(rows, values, how, in_seq_order=False))
-        run["attribute_parts"].append(partials.attribute_partial(rows, in_seq_order=False))
+        run["value_parts"].append(partials.value_partial(rows, values, how))
+        run["attribute_parts"].append(partials.attribute_partial(rows))
     observed = _observed_days(run, values, how)
 
     dropped = dict(state.dropped)

@@ -63,36 +63,34 @@ def _dense_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _last(
-    frame: Mapping[str, np.ndarray] | pd.DataFrame,
-    groups: dict[str, list[str]],
-    in_seq_order: bool,
+    frame: Mapping[str, np.ndarray] | pd.DataFrame, groups: dict[str, list[str]]
 ) -> pd.DataFrame:
     """Per key, each group's winning (ts, seq, values); `frame` has key, ts_<g>, seq_<g>, values.
 
-    One row per key of `frame`, sorted by key; a group with no valid row for a key has NAT
-    ts and seq and NaN values there.
+    The winner is the row with the latest ts, ties to the larger seq (the later row in the
+    file; seqs are distinct). One row per key of `frame`, sorted by key; a group with no valid
+    row for a key has NAT ts and seq and NaN values there. No sort: two running maxima per key.
     """
     codes, out_keys = _dense_codes(np.asarray(frame["key"]))
     out: dict[str, np.ndarray] = {"key": out_keys}
     for group, payload in groups.items():
         ts, seq = np.asarray(frame[f"ts_{group}"]), np.asarray(frame[f"seq_{group}"])
         rows = np.flatnonzero(ts != NAT)
-        if not in_seq_order:
-            rows = rows[np.lexsort((seq[rows], ts[rows]))]
-        elif (ts[rows][1:] < ts[rows][:-1]).any():  # in file order already: sort on time only
-            rows = rows[np.argsort(ts[rows], kind="stable")]
-        # Rows now run in (ts, seq) order: a key's winner is its last row in that order.
-        best = np.full(len(out_keys), -1, dtype=np.int64)
-        np.maximum.at(best, codes[rows], np.arange(len(rows)))
-        has = best >= 0
-        winners = rows[best[has]]
+        code, t, q = codes[rows], ts[rows], seq[rows]
+        latest_ts = np.full(len(out_keys), NAT, dtype=np.int64)
+        np.maximum.at(latest_ts, code, t)
+        latest = t == latest_ts[code]
+        latest_seq = np.full(len(out_keys), NAT, dtype=np.int64)
+        np.maximum.at(latest_seq, code[latest], q[latest])
+        wins = latest & (q == latest_seq[code])
+        winners, at = rows[wins], code[wins]
         for name, values, fill in (
             (f"ts_{group}", ts, NAT),
             (f"seq_{group}", seq, NAT),
             *((v, np.asarray(frame[v], dtype=float), np.nan) for v in payload),
         ):
             column = np.full(len(out_keys), fill, dtype=values.dtype)
-            column[has] = values[winners]
+            column[at] = values[winners]
             out[name] = column
     return pd.DataFrame(out)
 
@@ -109,16 +107,14 @@ def _as_groups(
     return {**frame, **{c: rows[c] for c in columns}}
 
 
-def attribute_partial(rows: Rows, in_seq_order: bool = True) -> pd.DataFrame:
+def attribute_partial(rows: Rows) -> pd.DataFrame:
     """Per pool, the latest non-missing chain, project and symbol code of clean rows."""
     valid = {a: rows[a] >= 0 for a in ATTRIBUTES}
     frame = _as_groups(rows, rows["pool"].astype(np.int64), valid, list(ATTRIBUTES))
-    return _last(frame, {a: [a] for a in ATTRIBUTES}, in_seq_order)
+    return _last(frame, {a: [a] for a in ATTRIBUTES})
 
 
-def value_partial(
-    rows: Rows, values: list[str], how: str, in_seq_order: bool = True
-) -> pd.DataFrame:
+def value_partial(rows: Rows, values: list[str], how: str) -> pd.DataFrame:
     """Per pool-day partial aggregate (`how`: last, mean or median) of the value columns."""
     key = day_keys(rows["pool"], rows["ts"])
     if how == "median":
@@ -133,12 +129,12 @@ def value_partial(
     groups = {"row": ["apy", "tvlUsd"], **{v: [v] for v in values if v not in ("apy", "tvlUsd")}}
     valid = {g: ~np.isnan(rows[g]) if g != "row" else True for g in groups}
     frame = _as_groups(rows, key, valid, values)
-    return _last(frame, groups, in_seq_order)
+    return _last(frame, groups)
 
 
 def combine_attributes(partials: list[pd.DataFrame]) -> pd.DataFrame:
     """Merge attribute partials of any batches into one."""
-    return _last(pd.concat(partials, ignore_index=True), {a: [a] for a in ATTRIBUTES}, False)
+    return _last(pd.concat(partials, ignore_index=True), {a: [a] for a in ATTRIBUTES})
 
 
 def combine_values(partials: list[pd.DataFrame], values: list[str], how: str) -> pd.DataFrame:
@@ -149,7 +145,7 @@ def combine_values(partials: list[pd.DataFrame], values: list[str], how: str) ->
     if how == "mean":
         return frame.groupby("key", sort=False).sum().reset_index()
     groups = {"row": ["apy", "tvlUsd"], **{v: [v] for v in values if v not in ("apy", "tvlUsd")}}
-    return _last(frame, groups, in_seq_order=False)
+    return _last(frame, groups)
 
 
 def finish_values(partial: pd.DataFrame, values: list[str], how: str) -> pd.DataFrame:
