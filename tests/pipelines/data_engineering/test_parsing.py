@@ -87,3 +87,20 @@ def test_numbers_match_pandas():
     expected = expected.to_numpy(dtype=float, na_value=np.nan)
     np.testing.assert_array_equal(actual, expected)
     assert actual[0] == 1.5 and actual[4] == 1000.0 and np.isnan(actual[9])
+
+
+def test_instants_in_bursts_match_pandas():
+    # Rows in runs sharing date, hour and minute (parsed once per run), broken rows inside runs
+    # and at their heads: every row still gets the value pandas gives it.
+    rng = np.random.default_rng(4)
+    prefixes = ["2025-01-01T00:01", "2025-01-01T00:02", "2024-02-29T23:59", "2025-02-29T10:00"]
+    texts = []
+    for prefix in np.repeat(prefixes, 40):
+        second, millis = rng.integers(0, 62), rng.integers(0, 1000)
+        texts.append(f"{prefix}:{second:02d}.{millis:03d}Z")  # seconds 60, 61: no instant
+    for at, broken in [(0, "2025-01-01T00:01:0x.000Z"), (41, None), (80, "not-a-timestamp")]:
+        texts[at] = broken
+    actual = parse_instants(pa.array(texts, type=pa.string()))
+    assert actual.tolist() == _pandas_instants(texts).tolist()
+    assert (actual[120:160] == NAT).all()  # 2025-02-29 does not exist
+    assert (actual[1:40] != NAT).sum() == sum(int(t[17:19]) < 60 for t in texts[1:40])

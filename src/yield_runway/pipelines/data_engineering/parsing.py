@@ -102,39 +102,71 @@ def _byte(word: np.ndarray, i: int) -> np.ndarray:
     return ((word >> np.uint64(8 * i)) & np.uint64(0xFF)).view(np.int64)
 
 
+def _digits(word: np.ndarray, layout: int) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each word has its layout's literal bytes and digits, and its digit values.
+
+    The values are pairs: 10 * a digit + the next digit, in the byte of the pair's first digit.
+    """
+    digit_mask, literal_mask, literals = _WORD_MASKS[layout]
+    ok = (word & literal_mask) == literals
+    # A digit byte XOR "0" is its value, at most 9; adding 118 to at most 9 keeps the high bit
+    # clear (no carry into the next byte, as the byte is first masked to 7 bits).
+    x = (word ^ _ZEROS) & digit_mask
+    ok &= ((((x & _LOW7) + _PLUS_118) | x) & _HIGH & digit_mask) == 0
+    return ok, x * np.uint64(10) + (x >> np.uint64(8))
+
+
+def _minutes(date: np.ndarray, clock: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whether "YYYY-MM-" + "DDTHH:MM" words are a real date, hour and minute; epoch minutes."""
+    ok, date_pairs = _digits(date, 0)
+    ok_clock, clock_pairs = _digits(clock, 1)
+    year = _byte(date_pairs, 0) * 100 + _byte(date_pairs, 2)
+    month, day = _byte(date_pairs, 5), _byte(clock_pairs, 0)
+    hour, minute = _byte(clock_pairs, 3), _byte(clock_pairs, 6)
+    # NumPy's calendar decides month lengths (a day past the month's end is no date).
+    month_start, month_length = _month_table()
+    at = year * 12 + np.clip(month, 1, 12) - 1
+    ok &= ok_clock & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_length[at])
+    ok &= (hour <= 23) & (minute <= 59)
+    return ok, ((month_start[at] + day - 1) * 24 + hour) * 60 + minute
+
+
+def _records(raw: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """The `width`-byte texts starting at `starts`, as one C-contiguous (n, width) byte array.
+
+    Texts of a column mostly sit back to back: each such run is copied as one slice. Where the
+    runs are short, each text is gathered by itself instead.
+    """
+    breaks = np.flatnonzero(np.diff(starts) != width) + 1
+    if len(breaks) > len(starts) // 16:
+        return np.lib.stride_tricks.sliding_window_view(raw, width)[starts]
+    bounds = np.r_[0, breaks, len(starts)].tolist()
+    pieces = [
+        raw[starts[i] : starts[i] + width * (j - i)]
+        for i, j in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+    return np.concatenate(pieces).reshape(-1, width)
+
+
 def _millis_instants(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Rows in the exact millisecond form with a real date and time, and their epoch ns."""
     raw, offsets = text_buffers(values)
-    lengths = np.diff(offsets)
-    rows = np.flatnonzero((lengths == _MILLIS_WIDTH) & pc.is_valid(values).to_numpy(False))
+    wide = np.diff(offsets) == _MILLIS_WIDTH
+    rows = np.flatnonzero(wide & pc.is_valid(values).to_numpy(False) if values.null_count else wide)
     if not len(rows):
         return rows, np.zeros(0, dtype=np.int64)
-    # Every 8 bytes of the text, at every byte offset, as a little-endian word (a view, not a
-    # copy): a row's three words are three gathers.
-    at_offset = np.ndarray((len(raw) - 7,), dtype="<u8", buffer=raw, strides=(1,))
-    starts = offsets[rows]
-    ok = np.ones(len(rows), dtype=bool)
-    digits = []
-    for k, (digit_mask, literal_mask, literals) in enumerate(_WORD_MASKS):
-        word = at_offset[starts + 8 * k]
-        ok &= (word & literal_mask) == literals
-        # A digit byte XOR "0" is its value, at most 9; adding 118 to at most 9 keeps the
-        # high bit clear (no carry into the next byte, as the byte is first masked to 7 bits).
-        x = (word ^ _ZEROS) & digit_mask
-        ok &= ((((x & _LOW7) + _PLUS_118) | x) & _HIGH & digit_mask) == 0
-        digits.append(x)
-    # 10 * digit + the next digit, in the byte of the first digit of each pair.
-    pairs = [x * np.uint64(10) + (x >> np.uint64(8)) for x in digits]
-    year = _byte(pairs[0], 0) * 100 + _byte(pairs[0], 2)
-    month, day = _byte(pairs[0], 5), _byte(pairs[1], 0)
-    hour, minute, second = _byte(pairs[1], 3), _byte(pairs[1], 6), _byte(pairs[2], 1)
-    millis = _byte(pairs[2], 4) * 10 + _byte(digits[2], 6)
-    month_start, month_length = _month_table()
-    at = year * 12 + np.clip(month, 1, 12) - 1
-    ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_length[at])
-    ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
-    seconds = (((month_start[at] + day - 1) * 24 + hour) * 60 + minute) * 60 + second
-    ok &= (seconds > MIN_NS_SECONDS) & (seconds < MAX_NS_SECONDS)
+    words = _records(raw, offsets[rows], _MILLIS_WIDTH).view("<u8")
+    date, clock, rest = words[:, 0], words[:, 1], words[:, 2]
+    # Snapshots come in bursts: a row whose date, hour and minute (16 bytes) are the row
+    # before's shares its parse, so those are parsed once per run of equal rows.
+    head = np.r_[True, (date[1:] != date[:-1]) | (clock[1:] != clock[:-1])]
+    run = np.cumsum(head) - 1
+    ok_minute, minutes = (v[run] for v in _minutes(date[head], clock[head]))
+    ok, rest_pairs = _digits(rest, 2)
+    second = _byte(rest_pairs, 1)
+    millis = _byte(rest_pairs, 4) * 10 + _byte(rest ^ _ZEROS, 6)
+    seconds = minutes * 60 + second
+    ok &= ok_minute & (second <= 59) & (seconds > MIN_NS_SECONDS) & (seconds < MAX_NS_SECONDS)
     return rows[ok], (seconds * 1000 + millis)[ok] * 1_000_000
 
 
@@ -186,7 +218,20 @@ def parse_float(values: pa.Array) -> np.ndarray:
 
 
 def _pandas_instants(values: pa.Array) -> np.ndarray:
-    """ISO-8601 texts to epoch nanoseconds (UTC) with pandas; unparsable -> NAT."""
+    """ISO-8601 texts to epoch nanoseconds (UTC) with pandas; unparsable -> NAT.
+
+    Each distinct text is parsed once: texts left to pandas are mostly a few broken ones, over
+    and over, and pandas is slow on what it cannot parse.
+    """
+    encoded = pc.dictionary_encode(values)
+    # One more slot, NAT, for the nulls.
+    parsed = np.append(_pandas_distinct_instants(encoded.dictionary), NAT)
+    codes = pc.fill_null(encoded.indices, len(encoded.dictionary))
+    return parsed[codes.to_numpy(zero_copy_only=False)]
+
+
+def _pandas_distinct_instants(values: pa.Array) -> np.ndarray:
+    """`_pandas_instants` of texts without repeats or nulls."""
     text = pd.Series(values.to_pylist(), dtype="string")
     parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
     # pandas keeps far dates in a coarser unit; nanoseconds cannot hold them: NaT.
