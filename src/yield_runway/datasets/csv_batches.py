@@ -147,6 +147,8 @@ class CSVBatchesDataset(AbstractDataset[pd.DataFrame, CSVBatches]):
         read_threads: threads that parse blocks ahead of the consumer (default 2).
         number_columns: columns read as float64 in each block where all their values parse
             (empty: null); a block with a value that does not reads them as text.
+        dictionary_columns: text columns read dictionary-encoded (each distinct text once
+            per block), for columns with few distinct values.
     save_args: passed to `pandas.DataFrame.to_csv` (index is False unless given).
     """
 
@@ -194,6 +196,8 @@ class CSVBatchesDataset(AbstractDataset[pd.DataFrame, CSVBatches]):
         types = {name: pa.type_for_alias(t) for name, t in args.get("column_types", {}).items()}
         numbers = tuple(args.get("number_columns", ()))
         types.update(dict.fromkeys(numbers, pa.float64()))
+        codes = pa.dictionary(pa.int32(), pa.string())
+        types.update(dict.fromkeys(args.get("dictionary_columns", ()), codes))
         convert = pacsv.ConvertOptions(
             column_types=types,
             null_values=list(args["null_values"]),

@@ -8,6 +8,7 @@ import pyarrow as pa
 from yield_runway.pipelines.data_engineering.fingerprint import (
     BatchFingerprints,
     SeenFingerprints,
+    dictionary_fingerprints,
     number_fingerprints,
     text_fingerprints,
 )
@@ -61,3 +62,13 @@ def test_many_random_fingerprints_agree_with_a_set():
         got = seen.first_occurrences(BatchFingerprints.of(values))
         np.testing.assert_array_equal(got, np.array(expected))
     assert seen._filter.log2_words > 16  # the filter grew
+
+
+def test_a_dictionary_column_encodes_like_its_text():
+    texts = pa.array(["b", None, "a", "b", None, "c"])
+    from_text, h_text = dictionary_fingerprints(texts)
+    from_codes, h_codes = dictionary_fingerprints(texts.dictionary_encode())
+    np.testing.assert_array_equal(h_text, h_codes)
+    assert from_codes.indices.null_count == 0  # nulls are an entry of the dictionary
+    assert from_codes.dictionary.take(from_codes.indices).to_pylist() == texts.to_pylist()
+    assert from_text.dictionary.take(from_text.indices).to_pylist() == texts.to_pylist()

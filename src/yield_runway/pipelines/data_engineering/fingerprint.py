@@ -73,9 +73,21 @@ def row_fingerprints(columns: list[np.ndarray]) -> np.ndarray:
 
 
 def dictionary_fingerprints(values: pa.Array) -> tuple[pa.DictionaryArray, np.ndarray]:
-    """Dictionary-encode a low-cardinality column; fingerprint only its distinct values."""
-    encoded = pc.dictionary_encode(values, null_encoding="encode")
-    return encoded, text_fingerprints(encoded.dictionary)[encoded.indices.to_numpy()]
+    """Dictionary-encode a low-cardinality column; fingerprint only its distinct values.
+
+    The result holds nulls as a dictionary entry of their own, whether the column came as text
+    or already dictionary-encoded (by the CSV reader, with nulls in its indices).
+    """
+    if not pa.types.is_dictionary(values.type):
+        encoded = pc.dictionary_encode(values, null_encoding="encode")
+    elif values.null_count:
+        dictionary = pa.concat_arrays([values.dictionary, pa.nulls(1, values.dictionary.type)])
+        indices = pc.fill_null(values.indices, len(values.dictionary))
+        encoded = pa.DictionaryArray.from_arrays(indices, dictionary)
+    else:
+        encoded = values
+    indices = encoded.indices.to_numpy(zero_copy_only=False)
+    return encoded, text_fingerprints(encoded.dictionary)[indices]
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,16 @@ class ParsedBatch:
     optional: dict[str, np.ndarray]
 
 
+def _as_read(name: str, values: pa.Array) -> pa.Array:
+    """A raw column as parsing takes it: text, float64 numbers, or dictionary-encoded text."""
+    kind = values.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or kind == pa.float64():
+        return values
+    if pa.types.is_dictionary(kind) and name in DICTIONARY_COLUMNS:
+        return values
+    return pc.cast(values, pa.string())
+
+
 def parse_batch(
     batch: pa.RecordBatch, required: list[str], optional: list[str], window: tuple[int, int]
 ) -> ParsedBatch:
@@ -104,14 +114,10 @@ def parse_batch(
     Depends on nothing but the batch, so batches can be parsed concurrently (Arrow and NumPy
     release the GIL); `resolve_batch` then applies them to the stream's state in order.
     """
-    # Text stays text and float64 (a number column the reader could parse) stays numbers;
-    # anything else is judged as its text.
-    columns = {
-        n: c
-        if pa.types.is_string(c.type) or pa.types.is_large_string(c.type) or c.type == pa.float64()
-        else pc.cast(c, pa.string())
-        for n, c in ((name, batch.column(name)) for name in required + optional)
-    }
+    # Text stays text, float64 (a number column the reader could parse) stays numbers, and
+    # dictionary-encoded text stays so in the dictionary columns; anything else is judged as
+    # its text.
+    columns = {name: _as_read(name, batch.column(name)) for name in required + optional}
     if columns["apy"].type == pa.float64():
         raise ValueError("apy must be read as text: blank and non-numeric APYs count apart")
     n = batch.num_rows
