@@ -46,3 +46,20 @@ def test_last_leaves_a_key_without_valid_rows_empty():
     out = partials._last(frame, {"g": ["v"]})
     assert out["ts_g"].tolist() == [NAT, 4]
     assert np.isnan(out["v"].iloc[0]) and out["v"].iloc[1] == 2.0
+
+
+def test_last_of_rows_in_time_and_file_order_is_each_keys_last_row():
+    frame = pd.DataFrame(
+        {
+            "key": [2, 1, 2, 1, 2],
+            "ts_g": [1, 1, 1, 2, 2],  # in order of (ts, seq): the last row per key wins
+            "seq_g": [10, 11, 12, 13, 14],
+            "v": [1.0, 2.0, 3.0, 4.0, 5.0],
+        }
+    )
+    out = partials._last(frame, {"g": ["v"]})
+    assert out["key"].tolist() == [1, 2]
+    assert out["v"].tolist() == [4.0, 5.0]
+    # Out of order (a later seq first), the same rows win.
+    shuffled = frame.iloc[[4, 0, 3, 2, 1]].reset_index(drop=True)
+    assert partials._last(shuffled, {"g": ["v"]})["v"].tolist() == [4.0, 5.0]

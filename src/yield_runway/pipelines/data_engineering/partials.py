@@ -69,21 +69,15 @@ def _last(
 
     The winner is the row with the latest ts, ties to the larger seq (the later row in the
     file; seqs are distinct). One row per key of `frame`, sorted by key; a group with no valid
-    row for a key has NAT ts and seq and NaN values there. No sort: two running maxima per key.
+    row for a key has NAT ts and seq and NaN values there. No sort: running maxima per key.
     """
     codes, out_keys = _dense_codes(np.asarray(frame["key"]))
     out: dict[str, np.ndarray] = {"key": out_keys}
     for group, payload in groups.items():
         ts, seq = np.asarray(frame[f"ts_{group}"]), np.asarray(frame[f"seq_{group}"])
         rows = np.flatnonzero(ts != NAT)
-        code, t, q = codes[rows], ts[rows], seq[rows]
-        latest_ts = np.full(len(out_keys), NAT, dtype=np.int64)
-        np.maximum.at(latest_ts, code, t)
-        latest = t == latest_ts[code]
-        latest_seq = np.full(len(out_keys), NAT, dtype=np.int64)
-        np.maximum.at(latest_seq, code[latest], q[latest])
-        wins = latest & (q == latest_seq[code])
-        winners, at = rows[wins], code[wins]
+        winners, at = _winners(codes[rows], ts[rows], seq[rows], len(out_keys))
+        winners = rows[winners]
         for name, values, fill in (
             (f"ts_{group}", ts, NAT),
             (f"seq_{group}", seq, NAT),
@@ -93,6 +87,25 @@ def _last(
             column[at] = values[winners]
             out[name] = column
     return pd.DataFrame(out)
+
+
+def _winners(
+    code: np.ndarray, ts: np.ndarray, seq: np.ndarray, n_codes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the rows with the latest (ts, seq) per code, and their codes."""
+    if (ts[1:] >= ts[:-1]).all() and (seq[1:] >= seq[:-1]).all():
+        # Rows already in (ts, seq) order (a batch of a time-ordered file): the last row wins.
+        last = np.full(n_codes, -1, dtype=np.int64)
+        np.maximum.at(last, code, np.arange(len(code)))
+        at = np.flatnonzero(last >= 0)
+        return last[at], at
+    latest_ts = np.full(n_codes, NAT, dtype=np.int64)
+    np.maximum.at(latest_ts, code, ts)
+    latest = ts == latest_ts[code]
+    latest_seq = np.full(n_codes, NAT, dtype=np.int64)
+    np.maximum.at(latest_seq, code[latest], seq[latest])
+    wins = np.flatnonzero(latest & (seq == latest_seq[code]))
+    return wins, code[wins]
 
 
 def _as_groups(
