@@ -76,3 +76,11 @@ def test_an_empty_file_is_a_clear_error(tmp_path):
     path.write_bytes(b"")
     with pytest.raises(pa.ArrowInvalid, match="Empty CSV"):
         list(CSVBatchesDataset(filepath=str(path)).load())
+
+
+def test_expected_rows_from_the_size_of_a_plain_file_only(tmp_path):
+    (tmp_path / "h.csv").write_text(TEXT)
+    (tmp_path / "h.csv.gz").write_bytes(gzip.compress(TEXT.encode()))
+    plain = CSVBatchesDataset(filepath=str(tmp_path / "h.csv")).load()
+    assert plain.expected_rows == len(TEXT.encode()) // 110
+    assert CSVBatchesDataset(filepath=str(tmp_path / "h.csv.gz")).load().expected_rows is None

@@ -171,6 +171,14 @@ def _bucket_slices(keys: np.ndarray) -> list[tuple[int, int, int]]:
     return [(b, lo, hi) for b, (lo, hi) in pairs if hi > lo]
 
 
+def _log2_words(capacity: int) -> int:
+    """The filter size (log2 of its words) that holds `capacity` fingerprints, within bounds."""
+    log2_words = 16
+    while (64 << log2_words) // 24 < capacity and log2_words < _MAX_LOG2_WORDS:
+        log2_words += 1
+    return log2_words
+
+
 class SeenFingerprints:
     """The fingerprints of every row seen so far, in sorted runs merged like a log-structured tree.
 
@@ -179,10 +187,11 @@ class SeenFingerprints:
     up exactly, by binary search in the runs of their bucket (O(log n) runs each).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, expected: int | None = None) -> None:
+        """`expected`: about how many distinct rows will come, if known (sizes the filter)."""
         self._buckets: list[list[np.ndarray]] = [[] for _ in range(1 << _BUCKET_BITS)]
         self._count = 0
-        self._filter = _WordFilter(log2_words=16)
+        self._filter = _WordFilter(_log2_words(expected or 0))
 
     def first_occurrences(self, batch: BatchFingerprints) -> np.ndarray:
         """True where a row is the first with its fingerprint, in this batch and all before."""
@@ -227,10 +236,7 @@ class SeenFingerprints:
 
     def _grow(self) -> None:
         """A filter for 3 times the fingerprints, refilled from the runs (which hold them all)."""
-        log2_words = self._filter.log2_words + 1
-        while (64 << log2_words) // 24 < 3 * self._count:
-            log2_words += 1
-        self._filter = _WordFilter(min(log2_words, _MAX_LOG2_WORDS))
+        self._filter = _WordFilter(_log2_words(3 * self._count))
         for runs in self._buckets:
             for run in runs:
                 self._filter.add(run)

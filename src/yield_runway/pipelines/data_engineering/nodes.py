@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from . import partials
+from .fingerprint import SeenFingerprints
 from .grid import DAILY_VALUE_COLUMNS, POOL_ATTRIBUTE_COLUMNS, daily_grid
 from .partials import Rows
 from .validation import ParsedBatch, StreamState, parse_batch, resolve_batch
@@ -68,7 +69,12 @@ def _pass(
     _check_columns(names, list(params["required_columns"]), "pools_history")
     optional = [c for c in params["optional_numeric_columns"] if c in names]
     state = StreamState(
-        list(params["required_columns"]), optional, params["apy_max"], time_window(params)
+        list(params["required_columns"]),
+        optional,
+        params["apy_max"],
+        time_window(params),
+        # Sized up front when the source can tell its rows (a filter that grows is rebuilt).
+        seen=SeenFingerprints(getattr(pools_history, "expected_rows", None)),
     )
     values = [c for c in DAILY_VALUE_COLUMNS if c in ("apy", "tvlUsd", *optional)]
     value_parts, attribute_parts, suspects, clean_apy, guards = [], [], [], [], []
