@@ -119,7 +119,9 @@ def _set_aside_high_apy(
     if threshold is not None:
         guard = threshold
     elif len(apy):
-        guard = float(np.quantile(apy, params["apy_outlier_guard_quantile"]))
+        # Any guard keeps the result exact (a guard above the final cap means a second pass):
+        # the quantile of every 8th row is as good a guard, at an eighth of the cost.
+        guard = float(np.quantile(apy[::8], params["apy_outlier_guard_quantile"]))
     else:
         guard = np.inf
     high = apy > guard

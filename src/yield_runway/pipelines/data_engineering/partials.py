@@ -73,11 +73,18 @@ def _last(
     """
     codes, out_keys = _dense_codes(np.asarray(frame["key"]))
     out: dict[str, np.ndarray] = {"key": out_keys}
+    shared: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
     for group, payload in groups.items():
         ts, seq = np.asarray(frame[f"ts_{group}"]), np.asarray(frame[f"seq_{group}"])
-        rows = np.flatnonzero(ts != NAT)
-        winners, at = _winners(codes[rows], ts[rows], seq[rows], len(out_keys))
-        winners = rows[winners]
+        if shared is not None and np.array_equal(ts, shared[0]) and np.array_equal(seq, shared[1]):
+            # The same (ts, seq) as the group before (e.g. attributes never missing in a
+            # batch): the same winners.
+            winners, at = shared[2], shared[3]
+        else:
+            rows = np.flatnonzero(ts != NAT)
+            winners, at = _winners(codes[rows], ts[rows], seq[rows], len(out_keys))
+            winners = rows[winners]
+            shared = (ts, seq, winners, at)
         for name, values, fill in (
             (f"ts_{group}", ts, NAT),
             (f"seq_{group}", seq, NAT),
