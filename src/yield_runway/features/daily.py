@@ -59,10 +59,13 @@ def encode_categoricals(
     frame: pd.DataFrame, mapping: Mapping[str, Mapping[str, int]], columns: Mapping[str, str]
 ) -> pd.DataFrame:
     """Add code columns from a saved mapping; an unknown or missing category gets -1."""
-    codes = {
-        code_column: frame[source].map(mapping[code_column]).fillna(UNKNOWN_CODE).astype("int64")
-        for source, code_column in columns.items()
-    }
+    codes = {}
+    for source, code_column in columns.items():
+        # Map each distinct category once (a column has few), then spread to the rows.
+        rows, categories = pd.factorize(frame[source])
+        known = pd.Series(categories).map(mapping[code_column]).fillna(UNKNOWN_CODE)
+        known = np.append(known.to_numpy(dtype=np.int64), UNKNOWN_CODE)  # slot -1: missing
+        codes[code_column] = pd.Series(known[rows], index=frame.index)
     return frame.assign(**codes)
 
 

@@ -247,16 +247,20 @@ def _observed_days(run: dict[str, Any], values: list[str], how: str) -> pd.DataF
         )
     daily = partials.finish_values(combined, values, how)
     pool, date = partials.split_keys(daily["key"].to_numpy())
-    observed = pd.DataFrame({"pool": pd.array(names["pool"][pool], dtype="string"), "date": date})
+    # Texts are built once per distinct code, then taken per row: the same frame as converting
+    # every row's text, or as a left join of the pool attributes on the pool's text.
+    pool_names = pd.array(names["pool"], dtype="string")
+    observed = pd.DataFrame({"pool": pool_names.take(pool), "date": date})
     for v in values:
         observed[v] = daily[v].to_numpy(dtype=float)
-    pool_attributes = pd.DataFrame(
-        {"pool": pd.array(names["pool"][attributes["key"].to_numpy()], dtype="string")}
-    )
+    # Each pool's row in the attributes (-1: no attributes, NA after the join).
+    attribute_row = np.full(len(names["pool"]), -1)
+    attribute_row[attributes["key"].to_numpy()] = np.arange(len(attributes))
     for a in POOL_ATTRIBUTE_COLUMNS:
         codes = attributes[a].fillna(-1).to_numpy(dtype=np.int64)
-        pool_attributes[a] = pd.array(names[a][codes], dtype="string")
-    return observed.merge(pool_attributes, on="pool", how="left")
+        per_pool = pd.array(names[a], dtype="string").take(codes, allow_fill=True)
+        observed[a] = per_pool.take(attribute_row[pool], allow_fill=True)
+    return observed
 
 
 FLAG_VALUES = {
