@@ -84,3 +84,12 @@ def test_expected_rows_from_the_size_of_a_plain_file_only(tmp_path):
     plain = CSVBatchesDataset(filepath=str(tmp_path / "h.csv")).load()
     assert plain.expected_rows == len(TEXT.encode()) // 110
     assert CSVBatchesDataset(filepath=str(tmp_path / "h.csv.gz")).load().expected_rows is None
+
+
+def test_a_header_only_file_has_no_rows_and_its_columns(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text("timestamp,pool,apy\n")
+    load_args = {"column_types": {"timestamp": "string", "pool": "string", "apy": "string"}}
+    batches = list(CSVBatchesDataset(filepath=str(path), load_args=load_args).load())
+    assert sum(b.num_rows for b in batches) == 0
+    assert batches[0].schema.names == ["timestamp", "pool", "apy"]

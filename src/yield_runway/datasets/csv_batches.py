@@ -10,6 +10,7 @@ from pathlib import PurePosixPath
 from typing import Any, BinaryIO
 
 import fsspec
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -72,18 +73,28 @@ class CSVBatches:
             head = next(blocks, None)
             if head is None:
                 raise pa.ArrowInvalid(f"Empty CSV file: {self._path}")
-            # The first block has the header, and fixes the column types of every later block
-            # (as Arrow's streaming reader does): a block never re-infers a column.
-            first = self._parse(head, self._first_read_options(), self._convert_options)
-            yield from first.to_batches()
-            later_read, later_convert = self._later_options(first.schema)
+            names = _header_names(head, self._read_options)
+            configured = self._convert_options.column_types
             pending: deque[Future] = deque()
+            if set(names) <= set(configured):
+                # Every column's type is configured: no block waits for another's types, and
+                # the first is parsed alongside the others.
+                first_read = self._first_read_options(use_threads=False)
+                pending.append(pool.submit(self._parse, head, first_read, self._convert_options))
+                schema = pa.schema([(name, configured[name]) for name in names])
+            else:
+                # The first block fixes the types of columns left to inference for every later
+                # block (as Arrow's streaming reader does): a block never re-infers a column.
+                first = self._parse(head, self._first_read_options(), self._convert_options)
+                yield from _table_batches(first)
+                schema = first.schema
+            later_read, later_convert = self._later_options(schema)
             for block in blocks:
                 pending.append(pool.submit(self._parse, block, later_read, later_convert))
                 if len(pending) > self._threads:
-                    yield from pending.popleft().result().to_batches()
+                    yield from _table_batches(pending.popleft().result())
             while pending:
-                yield from pending.popleft().result().to_batches()
+                yield from _table_batches(pending.popleft().result())
 
     def _parse(
         self, block: pa.Buffer, read: pacsv.ReadOptions, convert: pacsv.ConvertOptions
@@ -105,9 +116,10 @@ class CSVBatches:
         }
         return pacsv.read_csv(pa.BufferReader(block), read_options=read, convert_options=as_text)
 
-    def _first_read_options(self) -> pacsv.ReadOptions:
+    def _first_read_options(self, use_threads: bool = True) -> pacsv.ReadOptions:
         """Options for the first block: its header line names the columns."""
         first = deepcopy(self._read_options)
+        first.use_threads = use_threads
         # A block may run past block_size to its last line end: parsed whole, it is one batch.
         first.block_size = 2 * self._read_options.block_size
         return first
@@ -230,6 +242,23 @@ class CSVBatchesDataset(AbstractDataset[pd.DataFrame, CSVBatches]):
 
     def _exists(self) -> bool:
         return self._fs.exists(get_filepath_str(self._filepath, self._protocol))
+
+
+def _table_batches(table: pa.Table) -> list[pa.RecordBatch]:
+    """A block's batches; one empty batch for a block without rows (a file of a header only),
+    so that the columns are still seen."""
+    return table.to_batches() or [pa.RecordBatch.from_pylist([], schema=table.schema)]
+
+
+def _header_names(block: pa.Buffer, read: pacsv.ReadOptions) -> list[str]:
+    """The column names in the header line at the start of a block."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    line_ends = np.flatnonzero(data[: 1 << 20] == ord("\n"))  # a header is short
+    if not len(line_ends):
+        line_ends = np.flatnonzero(data == ord("\n"))
+    end = int(line_ends[0]) + 1 if len(line_ends) else len(data)
+    header = pacsv.ReadOptions(encoding=read.encoding)
+    return pacsv.read_csv(pa.BufferReader(block.slice(0, end)), header).column_names
 
 
 def _line_blocks(stream: BinaryIO, size: int) -> Iterator[pa.Buffer]:
