@@ -55,11 +55,10 @@ class CSVBatches:
     @property
     def expected_rows(self) -> int | None:
         """About how many rows the file holds (None if compressed: its size does not say)."""
-        if self._compression is not None and self._compression != "infer":
-            return None
-        if self._compression == "infer" and infer_compression(self._path) is not None:
-            return None
-        return int(self._fs.size(self._path)) // _BYTES_PER_ROW
+        compression = self._compression
+        if compression == "infer":
+            compression = infer_compression(self._path)
+        return None if compression else int(self._fs.size(self._path)) // _BYTES_PER_ROW
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         # One thread reads blocks of whole lines in order (gzip and S3 streams are sequential);

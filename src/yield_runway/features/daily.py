@@ -116,17 +116,19 @@ class PoolGroups:
         in_order = bool((order == np.arange(len(order))).all())
         return cls(None if in_order else order, start)
 
+    def arrange(self, values: pd.Series | np.ndarray) -> np.ndarray:
+        """Values in frame order, in group order (the inverse of `restore`)."""
+        values = np.asarray(values)
+        return values if self.order is None else values[self.order]
+
     def rolling(self, values: pd.Series, window: int | None, min_periods: int) -> Rolling:
         """Rolling windows of `values` (in group order) within each pool."""
-        ordered = values if self.order is None else values.iloc[self.order]
         indexer = _GroupWindows(self.start, window)
-        return ordered.reset_index(drop=True).rolling(indexer, min_periods=min_periods)
+        return pd.Series(self.arrange(values)).rolling(indexer, min_periods=min_periods)
 
     def shift(self, values: pd.Series, periods: int) -> np.ndarray:
         """Each row's value `periods` rows earlier in its pool (NaN before the pool's first row)."""
-        ordered = values.to_numpy(dtype=float)
-        if self.order is not None:
-            ordered = ordered[self.order]
+        ordered = self.arrange(values.to_numpy(dtype=float))
         shifted = np.full(len(ordered), np.nan)
         rows = np.arange(periods, len(ordered))
         inside = rows - periods >= self.start[rows]
@@ -135,9 +137,7 @@ class PoolGroups:
 
     def first_day(self, dates: pd.Series) -> pd.Series:
         """Each row's pool's earliest date, as `groupby(...).transform("min")` gives it."""
-        ordered = dates.to_numpy(dtype="datetime64[ns]")
-        if self.order is not None:
-            ordered = ordered[self.order]
+        ordered = self.arrange(dates.to_numpy(dtype="datetime64[ns]"))
         heads = self.start == np.arange(len(self.start))
         # fmin skips NaT, as groupby's min does.
         earliest = np.fmin.reduceat(ordered, np.flatnonzero(heads)) if len(ordered) else ordered
@@ -157,9 +157,7 @@ class PoolGroups:
 def expanding_features(frame: pd.DataFrame, groups: PoolGroups | None = None) -> pd.DataFrame:
     """Add the per-pool count, mean and sample std of APY over all observed days so far."""
     groups = groups or PoolGroups.of(frame["pool"])
-    observed = frame["apy"].notna().to_numpy()
-    if groups.order is not None:
-        observed = observed[groups.order]
+    observed = groups.arrange(frame["apy"].notna())
     # Observed days so far in the pool: a running count, less the count before the pool began.
     before = np.r_[0, np.cumsum(observed)]
     count = groups.restore(before[1:] - before[groups.start])

@@ -42,9 +42,13 @@ _NOT_NUMBER_BYTE = np.ones(256, dtype=bool)
 _NOT_NUMBER_BYTE[[ord(c) for c in "0123456789.eE+-"]] = False
 
 
-def _number_candidates(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """A mask of non-empty texts made only of number bytes, and the other non-null rows."""
-    raw, offsets = text_buffers(values)
+def _number_candidates(
+    values: pa.Array, raw: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A mask of non-empty texts made only of number bytes, and the other non-null rows.
+
+    `raw` and `offsets` are the texts' `text_buffers`.
+    """
     # Bad bytes are rare: find them, then the rows holding them (offsets are sorted).
     bad = np.flatnonzero(_NOT_NUMBER_BYTE[raw[offsets[0] : offsets[-1]]]) + offsets[0]
     valid = pc.is_valid(values).to_numpy(zero_copy_only=False)
@@ -53,9 +57,8 @@ def _number_candidates(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return candidate, np.flatnonzero(valid & ~candidate)
 
 
-def _only(values: pa.Array, keep: np.ndarray) -> pa.Array:
-    """The same texts (their buffers, not a copy), with the rows outside `keep` null."""
-    raw, offsets = text_buffers(values)
+def _only(raw: np.ndarray, offsets: np.ndarray, keep: np.ndarray) -> pa.Array:
+    """The texts of `text_buffers` (those buffers, not a copy), null outside `keep`."""
     validity = pa.py_buffer(np.packbits(keep, bitorder="little"))
     return pa.Array.from_buffers(
         pa.large_string(), len(keep), [validity, pa.py_buffer(offsets), pa.py_buffer(raw)]
@@ -201,9 +204,10 @@ def parse_float(values: pa.Array) -> np.ndarray:
         pass
     # Usually a handful of texts are not numbers: those with a byte no number has go to pandas,
     # the rest are cast together (a regex decides only if that cast fails too).
-    candidate, other = _number_candidates(values)
+    raw, offsets = text_buffers(values)
+    candidate, other = _number_candidates(values, raw, offsets)
     try:
-        out = pc.cast(_only(values, candidate), pa.float64()).to_numpy(zero_copy_only=False)
+        out = pc.cast(_only(raw, offsets, candidate), pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         out = np.full(len(values), np.nan)
         canonical, other = _split(values, CANONICAL_NUMBER)

@@ -24,6 +24,8 @@ DAY_BITS, DAY_OFFSET = 22, 1 << 21
 ATTRIBUTES = ("chain", "project", "symbol")
 # Clean rows of a batch, column name -> values (all of one length): see `resolve_batch`.
 Rows = Mapping[str, np.ndarray]
+# Each attribute is its own column group: a row's chain may be missing while its symbol is not.
+ATTRIBUTE_GROUPS = {a: [a] for a in ATTRIBUTES}
 
 
 def day_keys(pool: np.ndarray, ts: np.ndarray) -> np.ndarray:
@@ -131,7 +133,13 @@ def attribute_partial(rows: Rows) -> pd.DataFrame:
     """Per pool, the latest non-missing chain, project and symbol code of clean rows."""
     valid = {a: rows[a] >= 0 for a in ATTRIBUTES}
     frame = _as_groups(rows, rows["pool"].astype(np.int64), valid, list(ATTRIBUTES))
-    return _last(frame, {a: [a] for a in ATTRIBUTES})
+    return _last(frame, ATTRIBUTE_GROUPS)
+
+
+def _value_groups(values: list[str]) -> dict[str, list[str]]:
+    """The column groups of the value columns for `_last`."""
+    # apy and tvlUsd are never null in clean rows: one group; optional columns are their own.
+    return {"row": ["apy", "tvlUsd"], **{v: [v] for v in values if v not in ("apy", "tvlUsd")}}
 
 
 def value_partial(rows: Rows, values: list[str], how: str) -> pd.DataFrame:
@@ -145,8 +153,7 @@ def value_partial(rows: Rows, values: list[str], how: str) -> pd.DataFrame:
         sums = grouped.sum().add_prefix("sum_")
         counts = grouped.count().add_prefix("n_")
         return pd.concat([sums, counts], axis=1).rename_axis("key").reset_index()
-    # apy and tvlUsd are never null in clean rows: one group; optional columns are their own.
-    groups = {"row": ["apy", "tvlUsd"], **{v: [v] for v in values if v not in ("apy", "tvlUsd")}}
+    groups = _value_groups(values)
     valid = {g: ~np.isnan(rows[g]) if g != "row" else True for g in groups}
     frame = _as_groups(rows, key, valid, values)
     return _last(frame, groups)
@@ -154,7 +161,7 @@ def value_partial(rows: Rows, values: list[str], how: str) -> pd.DataFrame:
 
 def combine_attributes(partials: list[pd.DataFrame]) -> pd.DataFrame:
     """Merge attribute partials of any batches into one."""
-    return _last(pd.concat(partials, ignore_index=True), {a: [a] for a in ATTRIBUTES})
+    return _last(pd.concat(partials, ignore_index=True), ATTRIBUTE_GROUPS)
 
 
 def combine_values(partials: list[pd.DataFrame], values: list[str], how: str) -> pd.DataFrame:
@@ -164,8 +171,7 @@ def combine_values(partials: list[pd.DataFrame], values: list[str], how: str) ->
         return frame
     if how == "mean":
         return frame.groupby("key", sort=False).sum().reset_index()
-    groups = {"row": ["apy", "tvlUsd"], **{v: [v] for v in values if v not in ("apy", "tvlUsd")}}
-    return _last(frame, groups)
+    return _last(frame, _value_groups(values))
 
 
 def finish_values(partial: pd.DataFrame, values: list[str], how: str) -> pd.DataFrame:
