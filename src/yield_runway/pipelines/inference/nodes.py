@@ -167,16 +167,15 @@ def enrich_snapshot(
     values = scored[feature_list].astype(object).where(scored[feature_list].notna(), None)
     features = dict(zip(scored["pool"], values.to_dict(orient="records"), strict=True))
     empty = dict.fromkeys(CONTRACT_FIELDS)
-    enriched = [
+    enriched = []
+    for item in pools_snapshot:
+        if not (isinstance(item, dict) and isinstance(item.get("pool"), str)):
+            continue
         # Scored ids are stripped (as training's cleaning strips them); the object keeps its own.
-        {
-            **item,
-            "predictions": predictions.get(item["pool"].strip(), empty),
-            "features": features.get(item["pool"].strip()),
-        }
-        for item in pools_snapshot
-        if isinstance(item, dict) and isinstance(item.get("pool"), str)
-    ]
+        pool = item["pool"].strip()
+        enriched.append(
+            {**item, "predictions": predictions.get(pool, empty), "features": features.get(pool)}
+        )
     return enriched, {run_timestamp.strftime(params["partition_format"]): enriched}
 
 
