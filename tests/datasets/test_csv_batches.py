@@ -10,6 +10,7 @@ import pytest
 from kedro.io import DatasetError
 
 from yield_runway.datasets import CSVBatches, CSVBatchesDataset
+from yield_runway.datasets.csv_batches import _mapped_line_blocks
 
 TEXT = "timestamp,pool,apy\n2025-01-01T00:00:00.000Z,p1,5.0\n2025-01-01T01:00:00.000Z,,NaN\n"
 
@@ -69,6 +70,27 @@ def test_blocks_split_at_line_ends_and_keep_every_row(tmp_path, trailing_newline
     expected[1000] = "x" * 5000
     assert frame["pool"].tolist() == expected
     assert frame["apy"].tolist()[:3] == ["0.5", "1.5", "2.5"]
+
+
+@pytest.mark.parametrize("trailing_newline", [True, False])
+@pytest.mark.parametrize("size", [1, 100, 4096, 5000])
+def test_mapped_blocks_are_whole_lines_of_about_block_size(tmp_path, size, trailing_newline):
+    # Lines of every length from 1 to 300 bytes, and one longer than every block size.
+    lines = [b"x" * (i % 300) + b"," + str(i).encode() for i in range(400)]
+    lines[200] = b"y" * 9000
+    content = b"\n".join(lines) + (b"\n" if trailing_newline else b"")
+    path = tmp_path / "h.csv"
+    path.write_bytes(content)
+    with open(path, "rb") as file:
+        blocks = [bytes(b) for b in _mapped_line_blocks(file.fileno(), size)]
+    assert b"".join(blocks) == content
+    for block, after in zip(blocks, blocks[1:], strict=False):
+        assert block.endswith(b"\n")
+        first_line = block.index(b"\n") + 1
+        if first_line > size:  # a line longer than a block: mapped on, in steps of `size`
+            assert len(block) < first_line + size
+        else:  # at most `size` bytes, and the next line did not fit
+            assert len(block) <= size < len(block) + after.find(b"\n") + 1 or b"\n" not in after
 
 
 def test_an_empty_file_is_a_clear_error(tmp_path):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import mmap
+import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from copy import deepcopy
 from pathlib import PurePosixPath
 from typing import Any, BinaryIO
@@ -14,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from fsspec.implementations.local import LocalFileSystem
 from fsspec.utils import infer_compression
 from kedro.io.core import (
     AbstractDataset,
@@ -55,20 +59,38 @@ class CSVBatches:
     @property
     def expected_rows(self) -> int | None:
         """About how many rows the file holds (None if compressed: its size does not say)."""
-        compression = self._compression
-        if compression == "infer":
-            compression = infer_compression(self._path)
-        return None if compression else int(self._fs.size(self._path)) // _BYTES_PER_ROW
+        if self._compression_of():
+            return None
+        return int(self._fs.size(self._path)) // _BYTES_PER_ROW
+
+    def _compression_of(self) -> str | None:
+        """The file's compression (None for a plain file)."""
+        if self._compression == "infer":
+            return infer_compression(self._path)
+        return self._compression
+
+    @contextmanager
+    def _open_blocks(self) -> Iterator[Iterator[pa.Buffer]]:
+        """The file's blocks of whole lines: memory-mapped from a plain local file, else read."""
+        size = self._read_options.block_size
+        compression = self._compression_of()
+        if isinstance(self._fs, LocalFileSystem) and not compression:
+            # Reading copies every byte twice (kernel to buffer, buffer to block): about 2 ns a
+            # byte, a fifth of the parse. A mapped block is parsed where the page cache has it.
+            with open(self._path, "rb") as file:
+                yield _mapped_line_blocks(file.fileno(), size)
+            return
+        with self._fs.open(self._path, mode="rb", compression=compression) as stream:
+            yield _line_blocks(stream, size)
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         # One thread reads blocks of whole lines in order (gzip and S3 streams are sequential);
         # `threads` parse them concurrently (Arrow releases the GIL) while the consumer works on
         # the earlier ones. Batches come in file order; at most threads + 1 blocks are in flight.
         with (
-            self._fs.open(self._path, mode="rb", compression=self._compression) as stream,
+            self._open_blocks() as blocks,
             ThreadPoolExecutor(self._threads, thread_name_prefix="csv-blocks") as pool,
         ):
-            blocks = _line_blocks(stream, self._read_options.block_size)
             head = next(blocks, None)
             if head is None:
                 raise pa.ArrowInvalid(f"Empty CSV file: {self._path}")
@@ -277,6 +299,30 @@ def _line_blocks(stream: BinaryIO, size: int) -> Iterator[pa.Buffer]:
         yield pa.py_buffer(data).slice(0, cut)
     if carry:
         yield pa.py_buffer(carry)
+
+
+def _mapped_line_blocks(fileno: int, size: int) -> Iterator[pa.Buffer]:
+    """Blocks as `_line_blocks` cuts them, each a read-only memory map of its part of the file.
+
+    A block's mapping is released with its buffer (once parsed: Arrow copies what it keeps), so
+    resident memory stays a few blocks, as when reading. Like any mapping, it assumes the file
+    is not truncated while it is read.
+    """
+    total = os.fstat(fileno).st_size
+    start = 0
+    while start < total:
+        end = min(start + size, total)
+        # Mappings start at a multiple of the allocation granularity.
+        offset = start - start % mmap.ALLOCATIONGRANULARITY
+        while True:
+            mapped = mmap.mmap(fileno, end - offset, offset=offset, access=mmap.ACCESS_READ)
+            cut = total if end == total else offset + mapped.rfind(b"\n", start - offset) + 1
+            if cut > start:
+                break
+            mapped.close()  # a line longer than a block: map on
+            end = min(end + size, total)
+        yield pa.py_buffer(memoryview(mapped)[start - offset : cut - offset])
+        start = cut
 
 
 def _with_text_columns(batch: pa.RecordBatch, names: set[str]) -> pa.RecordBatch:
