@@ -9,6 +9,7 @@ import pytest
 from yield_runway.contracts import HISTORY_COLUMNS
 from yield_runway.pipelines.data_engineering import reference
 from yield_runway.pipelines.data_engineering.nodes import (
+    _outlier_cap,
     build_daily_grid,
     derive_observation_limits,
     extract_pool_metadata,
@@ -81,6 +82,32 @@ def test_apy_outliers_above_quantile_are_dropped(de_params):
     assert daily["apy"].tolist() == [2.0]
     assert report["rows_clean"] == 3
     assert report["dropped_by_reason"]["apy_outlier"] == 1
+
+
+def test_outlier_cap_from_the_suspects_is_numpys_quantile_of_every_apy():
+    rng = np.random.default_rng(7)
+    paths = set()
+    for _ in range(600):
+        batches, suspects, guards = [], [], []
+        for _ in range(int(rng.integers(1, 5))):
+            # Rounded lognormal APYs: heavy tails and ties, as real APYs have.
+            apy = np.round(rng.lognormal(0.0, 2.0, int(rng.integers(1, 300))), 2)
+            guard = float(np.quantile(apy[::8], 0.99)) if rng.random() < 0.8 else float(apy[0])
+            batches.append(apy)
+            suspects.append({"apy": apy[apy > guard]})
+            guards.append(guard)
+        q = float(rng.choice([0.999, 0.99, 0.5, 0.0, 1.0]))
+        run = {"clean_apy": batches, "suspects": suspects, "guard": max(guards)}
+        every = np.concatenate(batches)
+        expected = float(np.quantile(every, q))
+        assert _outlier_cap(run, len(every), q) == (expected, int((every > expected).sum()))
+        top = np.concatenate([s["apy"] for s in suspects])
+        paths.add(int(np.floor((len(every) - 1) * q)) >= len(every) - (top > max(guards)).sum())
+    assert paths == {True, False}  # both the suspects-only and the whole-array path ran
+    assert _outlier_cap({"clean_apy": [], "suspects": [], "guard": -np.inf}, 0, 0.999) == (
+        np.inf,
+        0,
+    )
 
 
 def test_optional_columns_may_be_absent(de_params):
