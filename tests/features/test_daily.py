@@ -161,8 +161,8 @@ def _groupby_features(frame: pd.DataFrame) -> dict[str, pd.Series]:
     return {name: values.reindex(frame.index) for name, values in out.items()}
 
 
-@pytest.mark.parametrize("shuffled", [False, True])
-def test_pool_windows_match_pandas_groupby(shuffled):
+@pytest.mark.parametrize("order", ["grouped", "shuffled", "sorted"])
+def test_pool_windows_match_pandas_groupby(order):
     rng = np.random.default_rng(3)
     pools = np.repeat(["b", "a", "c", "d"], [9, 1, 5, 12])
     apy = rng.lognormal(1.0, 1.0, len(pools))
@@ -174,11 +174,14 @@ def test_pool_windows_match_pandas_groupby(shuffled):
     frame = pd.DataFrame(
         {"pool": pools, "date": dates, "apy": apy, "tvlUsd": rng.lognormal(10, 1, len(pools))}
     )
-    if shuffled:  # rows of a pool apart and out of order: groups as groupby makes them
+    if order == "shuffled":  # rows of a pool apart and out of order: groups as groupby makes them
         frame = frame.sample(frac=1.0, random_state=0)
+    elif order == "sorted":  # pools sorted: groups are runs of rows, found without hashing
+        frame = frame.sort_values("pool", kind="stable")
     expected = _groupby_features(frame)
 
-    windows = daily.window_features(frame, [3], [2], {"mean": 1, "median": 1, "std": 2})
+    min_periods = {"mean": 1, "median": 1, "std": 2}
+    windows = daily.window_features(frame, [3], [2], min_periods, threads=2)
     expanding = daily.expanding_features(frame)
     for name in ("apy_mean_3d", "apy_median_3d", "apy_std_3d"):
         pd.testing.assert_series_equal(windows[name], expected[name], check_names=False)
@@ -194,3 +197,21 @@ def test_pool_windows_match_pandas_groupby(shuffled):
     # Checked by hand: pool "c"'s first two rows (in frame order) have no value 2 rows back.
     first_c = frame.index[frame["pool"] == "c"][:2]
     assert windows.loc[first_c, "apy_logchg_2d"].isna().all()
+
+
+def test_pool_date_order_is_what_a_stable_sort_leaves():
+    frame = pd.DataFrame(
+        {
+            "pool": ["a", "a", "b", "b", "c"],
+            "date": pd.to_datetime(
+                ["2025-01-01", "2025-01-02", "2025-01-01", "2025-01-01", "2024-01-01"]
+            ),
+        }
+    )
+    assert daily.in_pool_date_order(frame)  # equal dates (a stable sort keeps them) are in order
+    assert not daily.in_pool_date_order(frame.iloc[[0, 2, 1, 3, 4]])  # pools not sorted
+    assert not daily.in_pool_date_order(frame.iloc[[1, 0, 2, 3, 4]])  # a pool's dates back
+    with_nat = frame.assign(date=frame["date"].where(frame.index != 4))
+    assert not daily.in_pool_date_order(with_nat)  # a sort would put the missing date last
+    missing_pool = frame.assign(pool=frame["pool"].where(frame.index != 4))
+    assert not daily.in_pool_date_order(missing_pool)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,16 @@ def fit_categorical_mapping(
         ordered = first_seen.reset_index().sort_values(["date", source], kind="stable")[source]
         mapping[code_column] = {str(name): code for code, name in enumerate(ordered)}
     return mapping
+
+
+def in_pool_date_order(frame: pd.DataFrame) -> bool:
+    """True when rows are sorted by pool, then date (as a stable sort would leave them)."""
+    if not frame["pool"].is_monotonic_increasing:
+        return False
+    pool, date = frame["pool"].to_numpy(), frame["date"].to_numpy()
+    if np.isnat(date).any():  # a sort puts missing dates last
+        return False
+    return not ((pool[1:] == pool[:-1]) & (date[1:] < date[:-1])).any()
 
 
 def encode_categoricals(
@@ -108,6 +119,11 @@ class PoolGroups:
     @classmethod
     def of(cls, pool: pd.Series) -> PoolGroups:
         """Group a frame's rows by its pool column."""
+        if pool.is_monotonic_increasing:  # sorted (so no missing pool): groups are runs
+            values = pool.to_numpy()
+            first = np.r_[True, values[1:] != values[:-1]] if len(values) else np.zeros(0, bool)
+            start = np.maximum.accumulate(np.where(first, np.arange(len(values)), 0))
+            return cls(None, start)
         codes, _ = pd.factorize(pool, use_na_sentinel=False)
         order = np.argsort(codes, kind="stable")
         ordered = codes[order]
@@ -182,19 +198,38 @@ def window_features(
     lags: Sequence[int],
     min_periods: Mapping[str, int],
     groups: PoolGroups | None = None,
+    threads: int = 1,
 ) -> pd.DataFrame:
     """Add rolling APY statistics, APY/TVL changes and APY relative to its recent means."""
     groups = groups or PoolGroups.of(frame["pool"])
+
+    def rolled(window: int, stat: str) -> pd.Series:
+        values = getattr(groups.rolling(frame["apy"], window, min_periods[stat]), stat)()
+        return pd.Series(groups.restore(values), index=frame.index)
+
     new: dict[str, pd.Series] = {}
-    for w in windows:
-        for stat in ("mean", "median", "std"):
-            rolled = getattr(groups.rolling(frame["apy"], w, min_periods[stat]), stat)()
-            new[f"apy_{stat}_{w}d"] = pd.Series(groups.restore(rolled), index=frame.index)
-        new[f"apy_rel_mean_{w}d"] = _log_change(frame["apy"], new[f"apy_mean_{w}d"])
-    for k in lags:
-        new[f"apy_logchg_{k}d"] = _log_change(frame["apy"], groups.shift(frame["apy"], k))
-        new[f"tvl_logchg_{k}d"] = _log_change(frame["tvlUsd"], groups.shift(frame["tvlUsd"], k))
-    return frame.assign(**new)
+    # pandas' window kernels release the GIL: the rolling statistics (medians take most of the
+    # time) are computed in `threads` threads while this one computes the changes.
+    with ThreadPoolExecutor(max(1, threads), thread_name_prefix="windows") as pool:
+        stats = sorted(((w, s) for w in windows for s in ("mean", "median", "std")), key=_cost)
+        rolling = {(w, s): pool.submit(rolled, w, s) for w, s in stats}
+        # Today's log1p is shared by every change of a column (the same numbers as _log_change).
+        now = {column: np.log1p(frame[column]) for column in ("apy", "tvlUsd")}
+        changes = {}
+        for k in lags:
+            changes[f"apy_logchg_{k}d"] = now["apy"] - np.log1p(groups.shift(frame["apy"], k))
+            changes[f"tvl_logchg_{k}d"] = now["tvlUsd"] - np.log1p(groups.shift(frame["tvlUsd"], k))
+        for w in windows:
+            for stat in ("mean", "median", "std"):
+                new[f"apy_{stat}_{w}d"] = rolling[w, stat].result()
+            new[f"apy_rel_mean_{w}d"] = now["apy"] - np.log1p(new[f"apy_mean_{w}d"])
+    return frame.assign(**new, **changes)
+
+
+def _cost(window_stat: tuple[int, str]) -> tuple[bool, int]:
+    """Sort key putting the costliest rolling statistics first: medians, longest windows."""
+    window, stat = window_stat
+    return stat != "median", -window
 
 
 def point_features(frame: pd.DataFrame, first_day: pd.Series | None = None) -> pd.DataFrame:
@@ -225,6 +260,11 @@ def build_features(
     groups = PoolGroups.of(frame["pool"])
     frame = expanding_features(frame, groups)
     frame = window_features(
-        frame, params["rolling_windows"], params["change_lags"], params["min_periods"], groups
+        frame,
+        params["rolling_windows"],
+        params["change_lags"],
+        params["min_periods"],
+        groups,
+        threads=params["window_threads"],
     )
     return point_features(frame, first_day=groups.first_day(frame["date"]))

@@ -23,8 +23,10 @@ def compute_pool_features(
     pools_daily: pd.DataFrame, categorical_mapping: dict[str, Any], params: dict[str, Any]
 ) -> pd.DataFrame:
     """Compute every backward-looking feature for every pool-day of the daily grid."""
-    ordered = pools_daily.sort_values(["pool", "date"], kind="stable").reset_index(drop=True)
-    return daily.build_features(ordered, categorical_mapping, params)
+    ordered = pools_daily
+    if not daily.in_pool_date_order(pools_daily):  # the daily grid is: no sort needed
+        ordered = pools_daily.sort_values(["pool", "date"], kind="stable")
+    return daily.build_features(ordered.reset_index(drop=True), categorical_mapping, params)
 
 
 def list_features(params: dict[str, Any]) -> list[str]:
