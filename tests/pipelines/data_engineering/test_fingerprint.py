@@ -8,6 +8,7 @@ import pyarrow as pa
 from yield_runway.pipelines.data_engineering.fingerprint import (
     BatchFingerprints,
     SeenFingerprints,
+    by_day,
     dictionary_fingerprints,
     number_fingerprints,
     text_fingerprints,
@@ -17,6 +18,17 @@ from yield_runway.pipelines.data_engineering.fingerprint import (
 def _first(seen: SeenFingerprints, values: list[int]) -> list[bool]:
     batch = BatchFingerprints.of(np.array(values, dtype=np.uint64))
     return seen.first_occurrences(batch).tolist()
+
+
+def test_fingerprints_by_day_keep_the_day_in_their_top_bits():
+    day = 86_400 * 10**9
+    nat = np.iinfo(np.int64).min
+    instants = np.array([0, day - 1, day, 64 * day + 5, -1, nat, nat], dtype=np.int64)
+    hashes = np.array([2**64 - 1, 2**64 - 1, 2**64 - 1, 12345, 12345, 7, 7], dtype=np.uint64)
+    out = by_day(hashes, instants)
+    assert (out >> np.uint64(58)).tolist() == [0, 0, 1, 0, 63, 0, 0]  # day mod 64; -1 ns: day -1
+    assert ((out << np.uint64(6)) >> np.uint64(6)).tolist() == (hashes >> np.uint64(6)).tolist()
+    assert out[5] == out[6] and out[0] == out[1] != out[2]  # same day and hash: same fingerprint
 
 
 def test_first_occurrences_within_and_across_batches():

@@ -3,8 +3,12 @@
 Exact duplicates are rows equal in every column as read: the same text in the pool, chain,
 project and symbol columns, the same instant, the same numbers (NaN equal to NaN, -0 to 0, as in
 pandas' `duplicated`). A row's fingerprint mixes each column's value (text: bytes and length, null
-distinct from every text; numbers: their float64 bits), so equal rows always collide and distinct
-rows collide with probability about 2**-64 per pair (about 1e-5 for any pair among 20M rows).
+distinct from every text; numbers: their float64 bits), so equal rows always collide.
+
+Its top 6 bits are its instant's UTC day mod 64, the rest the mixed bits (see `by_day`): equal
+rows have the same instant, so the same day. Distinct rows on days in different 64ths never
+collide, those in the same 64th with probability 2**-58: for rows spread over 64 days or more,
+about 1e-5 for any pair among 20M rows (as 64 bits of hash), at most 7e-4 for one day's 20M.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .parsing import text_buffers
+from .partials import DAY_NS
 
+# The top bits of a fingerprint: its day mod 2**_BUCKET_BITS (see `by_day`).
+_BUCKET_BITS = 6
 _MIX = np.uint64(0xFF51AFD7ED558CCD)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _NULL = np.uint64(0x6A09E667F3BCC909)
@@ -70,6 +77,18 @@ def row_fingerprints(columns: list[np.ndarray]) -> np.ndarray:
         h ^= column + np.uint64((i * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF)
         _mix(h)
     return h
+
+
+def by_day(fingerprints: np.ndarray, instants: np.ndarray) -> np.ndarray:
+    """Fingerprints with their top bits replaced by their rows' UTC day (int64 ns) mod 64.
+
+    A batch of a file in time order then holds the fingerprints of a few days: its lookups and
+    additions touch a few 64ths of the seen fingerprints (their filter words and their runs are
+    ordered by these bits), which stay in cache. Without it, every 64-bit word of a filter far
+    larger than the cache is as likely: a cache miss per fingerprint, a third of the cost.
+    """
+    day = (instants // DAY_NS).astype(np.uint64) & np.uint64((1 << _BUCKET_BITS) - 1)
+    return (fingerprints >> np.uint64(_BUCKET_BITS)) | (day << np.uint64(64 - _BUCKET_BITS))
 
 
 def dictionary_fingerprints(values: pa.Array) -> tuple[pa.DictionaryArray, np.ndarray]:
@@ -158,9 +177,8 @@ class _WordFilter:
         self._words[word[starts]] |= np.bitwise_or.reduceat(bits, starts)
 
 
-# Fingerprints are kept in 64 buckets by their top 6 bits: a bucket's runs stay small enough
-# to merge in cache (several times faster per fingerprint than merging one huge sorted run).
-_BUCKET_BITS = 6
+# Fingerprints are kept in 64 buckets by their top 6 bits (their day mod 64): a bucket's runs
+# stay small enough to merge in cache (several times faster than merging one huge sorted run).
 _BUCKET_BOUNDS = np.arange(1, 1 << _BUCKET_BITS, dtype=np.uint64) << np.uint64(64 - _BUCKET_BITS)
 
 

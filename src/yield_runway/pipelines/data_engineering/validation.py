@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 from .fingerprint import (
     BatchFingerprints,
     SeenFingerprints,
+    by_day,
     dictionary_fingerprints,
     number_fingerprints,
     row_fingerprints,
@@ -141,7 +142,8 @@ def parse_batch(
         # Only a text that did not parse can be blank: test just those.
         rows = np.flatnonzero(nan_apy)
         apy_blank[rows] = is_blank(columns["apy"].take(rows))
-    fingerprints = BatchFingerprints.of(row_fingerprints(hashes))
+    # Rows equal as read have the same instant: their day is part of the fingerprint.
+    fingerprints = BatchFingerprints.of(by_day(row_fingerprints(hashes), ts))
     return ParsedBatch(n, encoded, fingerprints, ts, apy, apy_blank, tvl, extra)
 
 
