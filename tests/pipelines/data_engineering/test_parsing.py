@@ -54,6 +54,14 @@ NUMBERS = [
     None,
     "1e400",
     "0.1",
+    # Bytes next to the digits and the other number bytes, a separator, non-ASCII digits.
+    "1/2",
+    "3:4",
+    "1,5",
+    "1_000",
+    "\uff11",
+    "\u0663",
+    "1.5\x00",
 ]
 
 

@@ -37,9 +37,13 @@ def text_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return raw, offsets
 
 
-# Bytes no plain decimal number has: a text holding one is left to pandas' parser.
-_NOT_NUMBER_BYTE = np.ones(256, dtype=bool)
-_NOT_NUMBER_BYTE[[ord(c) for c in "0123456789.eE+-"]] = False
+def _not_number_bytes(raw: np.ndarray) -> np.ndarray:
+    """Positions of the bytes no plain decimal number has (any but 0-9 . e E + -)."""
+    # Comparisons, not a 256-entry lookup: NumPy's byte-indexed gather is 3 times slower.
+    number = (raw - np.uint8(ord("0"))) <= np.uint8(9)  # wraps below "0"
+    for c in ".eE+-":
+        number |= raw == np.uint8(ord(c))
+    return np.flatnonzero(~number)
 
 
 def _number_candidates(
@@ -50,7 +54,7 @@ def _number_candidates(
     `raw` and `offsets` are the texts' `text_buffers`.
     """
     # Bad bytes are rare: find them, then the rows holding them (offsets are sorted).
-    bad = np.flatnonzero(_NOT_NUMBER_BYTE[raw[offsets[0] : offsets[-1]]]) + offsets[0]
+    bad = _not_number_bytes(raw[offsets[0] : offsets[-1]]) + offsets[0]
     valid = pc.is_valid(values).to_numpy(zero_copy_only=False)
     candidate = valid & (offsets[1:] > offsets[:-1])
     candidate[np.searchsorted(offsets, bad, side="right") - 1] = False
@@ -198,12 +202,9 @@ def parse_float(values: pa.Array) -> np.ndarray:
     """
     if values.type == pa.float64():
         return values.to_numpy(zero_copy_only=False)
-    try:  # a column of numbers and blanks: one cast
-        return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    # Usually a handful of texts are not numbers: those with a byte no number has go to pandas,
-    # the rest are cast together (a regex decides only if that cast fails too).
+    # Texts with a byte no number has go to pandas, the rest are cast together (a regex decides
+    # only if that cast fails too). Cheaper than trying one cast first: a cast that fails has
+    # read the whole column, and a batch with a single bad text would pay for two casts.
     raw, offsets = text_buffers(values)
     candidate, other = _number_candidates(values, raw, offsets)
     try:
