@@ -94,9 +94,12 @@ def _pass(
             aggregating.append(pool.submit(_batch_partials, rows, values, how))
             while len(aggregating) > threads:
                 _collect(aggregating.popleft(), value_parts, attribute_parts)
-                value_parts, attribute_parts = _compact(value_parts, attribute_parts, values, how)
+                value_parts, attribute_parts = _compact(
+                    pool, value_parts, attribute_parts, values, how
+                )
         while aggregating:
             _collect(aggregating.popleft(), value_parts, attribute_parts)
+        value_parts, attribute_parts = _done(value_parts), _done(attribute_parts)
     return {
         "state": state,
         "values": values,
@@ -164,26 +167,34 @@ def _batch_partials(rows: Rows, values: list[str], how: str) -> tuple[pd.DataFra
 
 
 def _compact(
-    value_parts: list[pd.DataFrame],
-    attribute_parts: list[pd.DataFrame],
+    pool: ThreadPoolExecutor,
+    value_parts: list[pd.DataFrame | Future],
+    attribute_parts: list[pd.DataFrame | Future],
     values: list[str],
     how: str,
-) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
-    """Combine the partials once the newer ones outweigh the combined first one.
+) -> tuple[list[pd.DataFrame | Future], list[pd.DataFrame | Future]]:
+    """Combine the partials (in `pool`) once the newer ones outweigh the combined first one.
 
     Memory stays within about twice the output (partials of different batches share keys only
-    where batches overlap in pool-days), and each key is combined O(log n) times in all.
+    where batches overlap in pool-days), and each key is combined O(log n) times in all. The
+    combination runs beside the stream (the first part is then its future): done here, it held
+    up the batches behind it for up to half a second.
     """
     if how != "median" and _outweighed(value_parts):
-        value_parts = [partials.combine_values(value_parts, values, how)]
+        value_parts = [pool.submit(partials.combine_values, _done(value_parts), values, how)]
     if _outweighed(attribute_parts):
-        attribute_parts = [partials.combine_attributes(attribute_parts)]
+        attribute_parts = [pool.submit(partials.combine_attributes, _done(attribute_parts))]
     return value_parts, attribute_parts
 
 
-def _outweighed(parts: list[pd.DataFrame]) -> bool:
+def _outweighed(parts: list[pd.DataFrame | Future]) -> bool:
     """True when there are many parts and those after the first hold more rows than it."""
-    return len(parts) >= 16 and sum(len(p) for p in parts[1:]) >= len(parts[0])
+    return len(parts) >= 16 and sum(len(p) for p in parts[1:]) >= len(_done(parts[:1])[0])
+
+
+def _done(parts: list[pd.DataFrame | Future]) -> list[pd.DataFrame]:
+    """The parts, a combination still running awaited (it is long done when next needed)."""
+    return [p.result() if isinstance(p, Future) else p for p in parts]
 
 
 def reduce_pools_history(
