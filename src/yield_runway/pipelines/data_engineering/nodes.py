@@ -18,7 +18,7 @@ from . import partials
 from .fingerprint import SeenFingerprints
 from .grid import DAILY_VALUE_COLUMNS, POOL_ATTRIBUTE_COLUMNS, daily_grid
 from .partials import Rows
-from .validation import ParsedBatch, StreamState, parse_batch, resolve_batch
+from .validation import CleanRows, ParsedBatch, StreamState, parse_batch, resolve_batch
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +83,9 @@ def _pass(
     with ThreadPoolExecutor(threads, thread_name_prefix="history") as pool:
         aggregating: deque = deque()
         for parsed in _parsed(pool, itertools.chain([first], batches), state, threads):
-            rows = resolve_batch(parsed, state)
-            clean_apy.append(rows["apy"])
-            rows, suspect, guard = _set_aside_high_apy(rows, threshold, params)
+            clean = resolve_batch(parsed, state)
+            clean_apy.append(clean.apy)
+            rows, suspect, guard = _set_aside_high_apy(clean, clean_apy[-1], threshold, params)
             guards.append(guard)
             if suspect is not None:
                 suspects.append(suspect)
@@ -113,13 +113,13 @@ def _pass(
 
 
 def _set_aside_high_apy(
-    rows: Rows, threshold: float | None, params: dict[str, Any]
+    clean: CleanRows, apy: np.ndarray, threshold: float | None, params: dict[str, Any]
 ) -> tuple[Rows, Rows | None, float]:
     """Split off rows above the guard (the batch's quantile, or the known cap): rows, suspects.
 
-    With the cap known (`threshold`), rows above it are simply outliers: no suspects are kept.
+    `apy` is the clean rows' APY. With the cap known (`threshold`), rows above it are simply
+    outliers: no suspects are kept.
     """
-    apy = rows["apy"]
     if threshold is not None:
         guard = threshold
     elif len(apy):
@@ -130,8 +130,8 @@ def _set_aside_high_apy(
         guard = np.inf
     high = apy > guard
     if not high.any():
-        return rows, None, guard
-    return _take(rows, ~high), (_take(rows, high) if threshold is None else None), guard
+        return clean.take(), None, guard
+    return clean.take(~high), (clean.take(high) if threshold is None else None), guard
 
 
 def _take(rows: Rows, mask: np.ndarray) -> Rows:

@@ -22,7 +22,7 @@ DAY_NS = 86_400 * 10**9
 # key = pool code * 2**22 + (day + 2**21): days since 1970 fit in 22 bits for +-5,700 years.
 DAY_BITS, DAY_OFFSET = 22, 1 << 21
 ATTRIBUTES = ("chain", "project", "symbol")
-# Clean rows of a batch, column name -> values (all of one length): see `resolve_batch`.
+# Clean rows of a batch, column name -> values (all of one length): see `CleanRows.take`.
 Rows = Mapping[str, np.ndarray]
 # Each attribute is its own column group: a row's chain may be missing while its symbol is not.
 ATTRIBUTE_GROUPS = {a: [a] for a in ATTRIBUTES}

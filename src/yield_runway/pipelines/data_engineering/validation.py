@@ -147,13 +147,47 @@ def parse_batch(
     return ParsedBatch(n, encoded, fingerprints, ts, apy, apy_blank, tvl, extra)
 
 
-def resolve_batch(parsed: ParsedBatch, state: StreamState) -> dict[str, np.ndarray]:
-    """Drop and count one parsed batch's bad rows (first reason only); return its clean rows.
+@dataclass(frozen=True)
+class CleanRows:
+    """A batch's clean rows by position; columns are taken only for the rows asked for.
 
-    Clean rows are arrays by column: pool, chain, project, symbol (int32 codes, -1 missing),
-    ts (int64 ns UTC), seq (int64 row number in the stream), apy, tvlUsd and the optional
-    columns (float64).
+    So a node that splits them (e.g. by APY) takes each column once, not twice.
     """
+
+    parsed: ParsedBatch
+    # Per row of the batch: pool and attribute codes (-1 missing).
+    codes: dict[str, np.ndarray]
+    # Positions of the clean rows in the batch, and the batch's first row in the stream.
+    positions: np.ndarray
+    first_row: int
+
+    @property
+    def apy(self) -> np.ndarray:
+        """The clean rows' APY."""
+        return self.parsed.apy[self.positions]
+
+    def take(self, which: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Columns of the clean rows (where `which`, a mask over them, is true; all if None).
+
+        pool, chain, project, symbol (int32 codes, -1 missing), ts (int64 ns UTC), seq (int64
+        row number in the stream), apy, tvlUsd and the optional columns (float64).
+        """
+        at = self.positions if which is None else self.positions[which]
+        rows = {name: codes[at] for name, codes in self.codes.items()}
+        rows["ts"] = self.parsed.ts[at]
+        rows["seq"] = self.first_row + at.astype(np.int64)
+        rows["apy"] = self.parsed.apy[at]
+        rows["tvlUsd"] = self.parsed.tvl[at]
+        for name, values in self.parsed.optional.items():
+            values = values[at]
+            # A negative or non-finite component is unknown, not a reason to lose the row.
+            with np.errstate(invalid="ignore"):
+                rows[name] = np.where(np.isfinite(values) & (values >= 0), values, np.nan)
+        return rows
+
+
+def resolve_batch(parsed: ParsedBatch, state: StreamState) -> CleanRows:
+    """Drop and count one parsed batch's bad rows (first reason only); return its clean rows."""
     duplicate = ~state.seen.first_occurrences(parsed.fingerprints)
     pool = _dictionary_codes(parsed.encoded["pool"], state.codes["pool"], strip=True)
     apy, tvl = parsed.apy, parsed.tvl
@@ -173,23 +207,9 @@ def resolve_batch(parsed: ParsedBatch, state: StreamState) -> dict[str, np.ndarr
         new = mask & ~drop
         state.dropped[reason] += int(new.sum())
         drop |= new
-    keep = np.flatnonzero(~drop)
-
-    clean = {
-        "pool": pool[keep],
-        **{
-            a: _dictionary_codes(parsed.encoded[a], state.codes[a], strip=False)[keep]
-            for a in ATTRIBUTES
-        },
-        "ts": parsed.ts[keep],
-        "seq": state.rows + keep.astype(np.int64),
-        "apy": apy[keep],
-        "tvlUsd": tvl[keep],
-    }
-    for name, values in parsed.optional.items():
-        values = values[keep]
-        # A negative or non-finite component is unknown, not a reason to lose the row.
-        with np.errstate(invalid="ignore"):
-            clean[name] = np.where(np.isfinite(values) & (values >= 0), values, np.nan)
+    codes = {"pool": pool}
+    for a in ATTRIBUTES:
+        codes[a] = _dictionary_codes(parsed.encoded[a], state.codes[a], strip=False)
+    clean = CleanRows(parsed, codes, np.flatnonzero(~drop), state.rows)
     state.rows += parsed.n
     return clean
