@@ -63,3 +63,33 @@ def test_last_of_rows_in_time_and_file_order_is_each_keys_last_row():
     # Out of order (a later seq first), the same rows win.
     shuffled = frame.iloc[[4, 0, 3, 2, 1]].reset_index(drop=True)
     assert partials._last(shuffled, {"g": ["v"]})["v"].tolist() == [4.0, 5.0]
+
+
+@pytest.mark.parametrize("parts", [1, 2, 5])
+def test_combining_partials_is_the_last_of_all_their_rows(parts):
+    rng = np.random.default_rng(parts)
+    groups = {"g": ["v"], "h": ["w"]}
+    batches = []
+    for _ in range(parts):
+        n = int(rng.integers(0, 60))
+        ts = rng.integers(0, 5, n)  # ties in time: the later seq wins
+        batches.append(
+            pd.DataFrame(
+                {
+                    "key": rng.integers(0, 30, n),
+                    "ts_g": np.where(rng.random(n) < 0.2, NAT, ts),
+                    "seq_g": rng.permutation(1000)[:n],
+                    "ts_h": np.where(rng.random(n) < 0.5, NAT, ts),
+                    "v": rng.random(n),
+                    "w": rng.random(n),
+                }
+            ).assign(seq_h=lambda f: f["seq_g"])
+        )
+    # Seqs are distinct across batches, as row numbers in a stream are; an earlier partial may
+    # hold later rows (the winner depends on (ts, seq), not on the order of the partials).
+    for batch, offset in zip(batches, rng.permutation(parts) * 1000, strict=True):
+        batch[["seq_g", "seq_h"]] += offset
+    expected = partials._last(pd.concat(batches, ignore_index=True), groups)
+    combined = partials._combine_last([partials._last(b, groups) for b in batches], groups)
+    pd.testing.assert_frame_equal(combined, expected[combined.columns])
+    assert combined["key"].is_monotonic_increasing

@@ -159,19 +159,63 @@ def value_partial(rows: Rows, values: list[str], how: str) -> pd.DataFrame:
     return _last(frame, groups)
 
 
+def _combine_last(partials: list[pd.DataFrame], groups: dict[str, list[str]]) -> pd.DataFrame:
+    """`_last` of partials (each one row per key, sorted by key), as one partial.
+
+    The first is usually the large combination of every batch so far: the others are reduced
+    together, then merged into it, so its rows are not reduced again.
+    """
+    if len(partials) == 1:
+        return partials[0]
+    newer = partials[1] if len(partials) == 2 else _last(pd.concat(partials[1:]), groups)
+    return _merge_last(partials[0], newer, groups)
+
+
+def _merge_last(
+    older: pd.DataFrame, newer: pd.DataFrame, groups: dict[str, list[str]]
+) -> pd.DataFrame:
+    """`_last` of two partials with one row per key, sorted by key: per key and group, the
+    later (ts, seq) wins (NAT, no valid row, loses to any)."""
+    keys, new_keys = older["key"].to_numpy(), newer["key"].to_numpy()
+    at = np.searchsorted(keys, new_keys)
+    shared = at < len(keys)
+    shared[shared] = keys[at[shared]] == new_keys[shared]
+    # Keys only in the newer partial go in at their place, so the result stays sorted by key.
+    added = np.flatnonzero(~shared)
+    is_added = np.zeros(len(keys) + len(added), dtype=bool)
+    is_added[at[added] + np.arange(len(added))] = True
+    out = {}
+    for name in older.columns:
+        column = np.empty(len(is_added), dtype=older[name].dtype)
+        column[~is_added] = older[name].to_numpy()
+        column[is_added] = newer[name].to_numpy()[added]
+        out[name] = column
+    # Shared keys: where the result holds the older row, per group the newer wins if later.
+    old_at = np.flatnonzero(~is_added)[at[shared]]
+    new_rows = np.flatnonzero(shared)
+    for group, payload in groups.items():
+        ts, seq = f"ts_{group}", f"seq_{group}"
+        new_ts, new_seq = newer[ts].to_numpy()[new_rows], newer[seq].to_numpy()[new_rows]
+        old_ts, old_seq = out[ts][old_at], out[seq][old_at]
+        wins = (new_ts > old_ts) | ((new_ts == old_ts) & (new_seq > old_seq))
+        for name in (ts, seq, *payload):
+            out[name][old_at[wins]] = newer[name].to_numpy()[new_rows[wins]]
+    return pd.DataFrame(out)
+
+
 def combine_attributes(partials: list[pd.DataFrame]) -> pd.DataFrame:
     """Merge attribute partials of any batches into one."""
-    return _last(pd.concat(partials, ignore_index=True), ATTRIBUTE_GROUPS)
+    return _combine_last(partials, ATTRIBUTE_GROUPS)
 
 
 def combine_values(partials: list[pd.DataFrame], values: list[str], how: str) -> pd.DataFrame:
     """Merge value partials of any batches into one (for median: concatenate the rows)."""
+    if how == "last":
+        return _combine_last(partials, _value_groups(values))
     frame = pd.concat(partials, ignore_index=True)
     if how == "median":
         return frame
-    if how == "mean":
-        return frame.groupby("key", sort=False).sum().reset_index()
-    return _last(frame, _value_groups(values))
+    return frame.groupby("key", sort=False).sum().reset_index()
 
 
 def finish_values(partial: pd.DataFrame, values: list[str], how: str) -> pd.DataFrame:
