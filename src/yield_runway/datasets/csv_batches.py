@@ -186,6 +186,9 @@ class CSVBatches:
 class CSVBatchesDataset(AbstractDataset[pd.DataFrame, CSVBatches]):
     """Loads a CSV as a lazy `CSVBatches`; saves a pandas DataFrame as CSV.
 
+    A plain local file is memory-mapped block by block (no copy before Arrow parses it); any
+    other file (compressed, or on S3 or another fsspec filesystem) is read as a stream.
+
     load_args:
         block_size: bytes of CSV text per batch (bounds the memory of one batch).
         column_types: {column: arrow type name}; unlisted columns are inferred. "string" reads
