@@ -141,18 +141,24 @@ class CSVBatches:
         """Options for the first block: its header line names the columns."""
         first = deepcopy(self._read_options)
         first.use_threads = use_threads
-        # A block may run past block_size to its last line end: parsed whole, it is one batch.
-        first.block_size = 2 * self._read_options.block_size
+        first.block_size = self._parse_block_size
         return first
+
+    @property
+    def _parse_block_size(self) -> int:
+        """Arrow's block size for parsing one of our blocks whole, as one batch.
+
+        A block may run past block_size to its last line end.
+        """
+        return 2 * self._read_options.block_size
 
     def _later_options(self, schema: pa.Schema) -> tuple[pacsv.ReadOptions, pacsv.ConvertOptions]:
         """Options for blocks after the first: no header line, the first block's types."""
-        first = self._read_options
         read = pacsv.ReadOptions(
-            block_size=2 * first.block_size,
+            block_size=self._parse_block_size,
             use_threads=False,
             column_names=schema.names,
-            encoding=first.encoding,
+            encoding=self._read_options.encoding,
         )
         convert = deepcopy(self._convert_options)
         # Number columns keep their configured type even where the first block read them as text.
@@ -305,7 +311,8 @@ def _line_blocks(stream: BinaryIO, size: int) -> Iterator[pa.Buffer]:
 
 
 def _mapped_line_blocks(fileno: int, size: int) -> Iterator[pa.Buffer]:
-    """Blocks as `_line_blocks` cuts them, each a read-only memory map of its part of the file.
+    """Blocks of whole lines of at most `size` bytes (more only for a longer line), each a
+    read-only memory map of its part of the file; the last ends at EOF.
 
     A block's mapping is released with its buffer (once parsed: Arrow copies what it keeps), so
     resident memory stays a few blocks, as when reading. Like any mapping, it assumes the file

@@ -120,17 +120,11 @@ class PoolGroups:
     def of(cls, pool: pd.Series) -> PoolGroups:
         """Group a frame's rows by its pool column."""
         if pool.is_monotonic_increasing:  # sorted (so no missing pool): groups are runs
-            values = pool.to_numpy()
-            first = np.r_[True, values[1:] != values[:-1]] if len(values) else np.zeros(0, bool)
-            start = np.maximum.accumulate(np.where(first, np.arange(len(values)), 0))
-            return cls(None, start)
+            return cls(None, _run_starts(pool.to_numpy()))
         codes, _ = pd.factorize(pool, use_na_sentinel=False)
         order = np.argsort(codes, kind="stable")
-        ordered = codes[order]
-        first = np.r_[True, ordered[1:] != ordered[:-1]]
-        start = np.maximum.accumulate(np.where(first, np.arange(len(codes)), 0))
         in_order = bool((order == np.arange(len(order))).all())
-        return cls(None if in_order else order, start)
+        return cls(None if in_order else order, _run_starts(codes[order]))
 
     def arrange(self, values: pd.Series | np.ndarray) -> np.ndarray:
         """Values in frame order, in group order (the inverse of `restore`)."""
@@ -168,6 +162,14 @@ class PoolGroups:
         out = np.empty_like(values)
         out[self.order] = values
         return out
+
+
+def _run_starts(values: np.ndarray) -> np.ndarray:
+    """Per element, the position of the first element of its run of equal values."""
+    if not len(values):
+        return np.zeros(0, dtype=np.int64)
+    first = np.r_[True, values[1:] != values[:-1]]
+    return np.maximum.accumulate(np.where(first, np.arange(len(values)), 0))
 
 
 def expanding_features(frame: pd.DataFrame, groups: PoolGroups | None = None) -> pd.DataFrame:

@@ -156,7 +156,7 @@ class _WordFilter:
     @property
     def capacity(self) -> int:
         """Fingerprints it holds at 24 bits or more each (a false positive rate under 1%)."""
-        return (64 << self.log2_words) // 24
+        return _capacity(self.log2_words)
 
     def _probe(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         six = np.uint64(63)
@@ -189,10 +189,15 @@ def _bucket_slices(keys: np.ndarray) -> list[tuple[int, int, int]]:
     return [(b, lo, hi) for b, (lo, hi) in pairs if hi > lo]
 
 
+def _capacity(log2_words: int) -> int:
+    """Fingerprints a filter of 2**log2_words words holds at 24 bits or more each."""
+    return (64 << log2_words) // 24
+
+
 def _log2_words(capacity: int) -> int:
     """The filter size (log2 of its words) that holds `capacity` fingerprints, within bounds."""
     log2_words = 16
-    while (64 << log2_words) // 24 < capacity and log2_words < _MAX_LOG2_WORDS:
+    while _capacity(log2_words) < capacity and log2_words < _MAX_LOG2_WORDS:
         log2_words += 1
     return log2_words
 

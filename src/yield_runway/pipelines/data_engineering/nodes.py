@@ -85,7 +85,7 @@ def _pass(
         for parsed in _parsed(pool, itertools.chain([first], batches), state, threads):
             clean = resolve_batch(parsed, state)
             clean_apy.append(clean.apy)
-            rows, suspect, guard = _set_aside_high_apy(clean, clean_apy[-1], threshold, params)
+            rows, suspect, guard = _set_aside_high_apy(clean, threshold, params)
             guards.append(guard)
             if suspect is not None:
                 suspects.append(suspect)
@@ -113,13 +113,13 @@ def _pass(
 
 
 def _set_aside_high_apy(
-    clean: CleanRows, apy: np.ndarray, threshold: float | None, params: dict[str, Any]
+    clean: CleanRows, threshold: float | None, params: dict[str, Any]
 ) -> tuple[Rows, Rows | None, float]:
     """Split off rows above the guard (the batch's quantile, or the known cap): rows, suspects.
 
-    `apy` is the clean rows' APY. With the cap known (`threshold`), rows above it are simply
-    outliers: no suspects are kept.
+    With the cap known (`threshold`), rows above it are simply outliers: no suspects are kept.
     """
+    apy = clean.apy
     if threshold is not None:
         guard = threshold
     elif len(apy):

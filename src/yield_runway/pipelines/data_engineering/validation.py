@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
@@ -161,9 +162,9 @@ class CleanRows:
     positions: np.ndarray
     first_row: int
 
-    @property
+    @cached_property
     def apy(self) -> np.ndarray:
-        """The clean rows' APY."""
+        """The clean rows' APY (gathered once)."""
         return self.parsed.apy[self.positions]
 
     def take(self, which: np.ndarray | None = None) -> dict[str, np.ndarray]:
