@@ -51,7 +51,9 @@ def run_ours(path: Path) -> dict:
     metadata = de.extract_pool_metadata(snapshot, params["data_engineering"])
     daily = de.build_daily_grid(observed, metadata)
     mapping = fe.fit_categorical_mapping(daily, params["feature_engineering"])
-    features = fe.compute_pool_features(daily, mapping, params["feature_engineering"])
+    features = fe.compute_pool_features(
+        daily, mapping, params["feature_engineering"], params["target"]
+    )
     return {
         "seconds": time.perf_counter() - began,
         "rows": report["rows_raw"],

@@ -6,7 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import load_parameters
 from yield_runway.features import daily
+
+TARGET = load_parameters()["target"]
 
 
 def _grid(
@@ -121,15 +124,15 @@ def test_features_are_strictly_backward_looking(fe_params):
     """Changing every value after day d moves no feature on or before day d."""
     grid = _random_grid(1)
     mapping = daily.fit_categorical_mapping(grid, fe_params["categorical_columns"])
-    names = daily.feature_names(fe_params["rolling_windows"], fe_params["change_lags"])
-    before = daily.build_features(grid, mapping, fe_params)
+    names = daily.feature_names(fe_params)
+    before = daily.build_features(grid, mapping, fe_params, TARGET)
     cutoff = pd.Timestamp("2025-02-10")
     future = grid["date"] > cutoff
     changed = grid.copy()
     rng = np.random.default_rng(2)
     for column in ("apy", "apyReward", "tvlUsd"):
         changed.loc[future, column] = rng.lognormal(3, 2, future.sum())
-    after = daily.build_features(changed, mapping, fe_params)
+    after = daily.build_features(changed, mapping, fe_params, TARGET)
     past = ~future.to_numpy()
     pd.testing.assert_frame_equal(before.loc[past, names], after.loc[past, names])
     # The perturbation is real: features after the cutoff did move.
@@ -139,8 +142,8 @@ def test_features_are_strictly_backward_looking(fe_params):
 def test_build_features_produces_every_listed_feature(fe_params):
     grid = _random_grid(3)
     mapping = daily.fit_categorical_mapping(grid, fe_params["categorical_columns"])
-    out = daily.build_features(grid, mapping, fe_params)
-    names = daily.feature_names(fe_params["rolling_windows"], fe_params["change_lags"])
+    out = daily.build_features(grid, mapping, fe_params, TARGET)
+    names = daily.feature_names(fe_params)
     assert names[:6] == daily.ORIGINAL_FEATURES
     assert len(names) == len(set(names)) and set(names) <= set(out.columns)
     assert out.loc[out["observed"], "apy"].notna().all()
@@ -215,3 +218,16 @@ def test_pool_date_order_is_what_a_stable_sort_leaves():
     assert not daily.in_pool_date_order(with_nat)  # a sort would put the missing date last
     missing_pool = frame.assign(pool=frame["pool"].where(frame.index != 4))
     assert not daily.in_pool_date_order(missing_pool)
+
+
+def test_realised_target_is_the_label_of_the_day_a_horizon_back():
+    # Horizon 2, point target: day d's label compares day d+2 with day d.
+    target = {**TARGET, "horizon_days": 2, "future_stat": "point", "min_future_samples": 1}
+    grid = _grid([4.0, 4.0, 2.0, 5.0, None, 1.0, 1.0])
+    realised = daily.realised_target(grid, target)
+    # Labels: day0 2/4 -> Down, day1 5/4 -> Up, day2 unobserved future (day4) -> none,
+    # day3 1/5 -> Down, day4 no apy -> none; realised on day d is the label of day d-2.
+    np.testing.assert_array_equal(realised, [np.nan, np.nan, 0.0, 1.0, np.nan, 0.0, np.nan])
+    # Known on its day: changing the days after d moves nothing on or before d.
+    changed = grid.assign(apy=grid["apy"].where(grid.index <= 3, 100.0))
+    np.testing.assert_array_equal(daily.realised_target(changed, target)[:4], realised[:4])

@@ -70,15 +70,18 @@ def history() -> dict:
     mapping = fit_categorical_mapping(pools_daily, fe)
     # One project unknown to the mapping: its code must be -1 on both sides.
     mapping["project_factorized"].pop("uniswap-v3")
-    features = compute_pool_features(pools_daily, mapping, fe).set_index(["pool", "date"])
+    features = compute_pool_features(pools_daily, mapping, fe, params["target"]).set_index(
+        ["pool", "date"]
+    )
     return {
         "de": de,
         "fe": fe,
+        "target": params["target"],
         "clean": clean,
         "daily": pools_daily,
         "mapping": mapping,
         "features": features,
-        "feature_list": daily.feature_names(fe["rolling_windows"], fe["change_lags"]),
+        "feature_list": daily.feature_names(fe),
     }
 
 
@@ -91,10 +94,11 @@ def _run(current: pd.DataFrame, objects: list[dict], at: pd.Timestamp, h: dict) 
 def _serve(current: pd.DataFrame, objects: list[dict], at: pd.Timestamp, h: dict) -> pd.DataFrame:
     """Features the hourly run computes for the snapshot's pools."""
     rows, _ = parse_snapshot(objects, h["de"], h["de"]["apy_max"])
-    return state.serving_features(current, rows, at, h["mapping"], h["fe"])
+    return state.serving_features(current, rows, at, h["mapping"], h["fe"], h["target"])
 
 
-def _assert_same_features(served: pd.DataFrame, day: pd.Timestamp, h: dict) -> None:
+def _assert_same_features(served: pd.DataFrame, day: pd.Timestamp, h: dict) -> set[str]:
+    """Assert served features equal training's; return the features that held a value."""
     expected = h["features"].loc[[(p, day) for p in served["pool"]]]
     for name in [*h["feature_list"], "n_samples"]:
         np.testing.assert_allclose(
@@ -104,6 +108,7 @@ def _assert_same_features(served: pd.DataFrame, day: pd.Timestamp, h: dict) -> N
             atol=1e-9,
             err_msg=f"{name} on {day.date()}",
         )
+    return {name for name in h["feature_list"] if expected[name].notna().any()}
 
 
 def test_hourly_runs_reproduce_training_features_every_day(history):
@@ -116,15 +121,17 @@ def test_hourly_runs_reproduce_training_features_every_day(history):
     # Runs every 12 hours, each pool's latest snapshot in the window, as an hourly job sees it.
     clean = clean.loc[clean["date"] >= start]
     run_at = clean["timestamp"].dt.floor("12h")
-    compared = 0
+    compared, with_values = 0, set()
     for day, day_rows in clean.groupby("date", sort=True):
         for at, rows in day_rows.groupby(run_at.loc[day_rows.index], sort=True):
             objects = _snapshot_objects(rows.groupby("pool").tail(1))
             current = _run(current, objects, at, h)
         observed = _snapshot_objects(day_rows.groupby("pool").tail(1))
-        _assert_same_features(_serve(current, observed, at, h), pd.Timestamp(day), h)
+        with_values |= _assert_same_features(_serve(current, observed, at, h), pd.Timestamp(day), h)
         compared += len(observed)
     assert compared > 500
+    # Every feature was compared on real values somewhere, the realised label and context too.
+    assert with_values == set(h["feature_list"])
 
 
 def test_state_built_from_history_matches_training_for_many_days(history):

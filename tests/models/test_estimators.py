@@ -96,3 +96,12 @@ def test_calibrated_model_checks_its_features():
     assert p[3, 1] > p[0, 1]
     with pytest.raises(ValueError, match="Missing feature"):
         model.predict_proba(X[["b"]])
+
+
+def test_binned_rule_with_fixed_edges_keeps_a_binary_feature_apart():
+    # A quantile edge of a mostly-1 feature would put 0 and 1 in one bin; a fixed 0.5 does not.
+    X = pd.DataFrame({"past": [1.0, 1.0, 1.0, 1.0, 0.0, np.nan]})
+    y = np.array([1, 1, 1, 0, 0, 1])
+    rule = BinnedRateClassifier(feature="past", edges=[0.5], prior_weight=0.0).fit(X, y)
+    p = rule.predict_proba(pd.DataFrame({"past": [0.0, 1.0, np.nan]}))[:, 1]
+    np.testing.assert_allclose(p, [0.0, 0.75, 1.0])

@@ -12,6 +12,9 @@ import pandas as pd
 from pandas.api.indexers import BaseIndexer
 from pandas.api.typing import Rolling
 
+from yield_runway import labels
+from yield_runway.features import market
+
 ORIGINAL_FEATURES = [
     "apy",
     "tvlUsd",
@@ -22,10 +25,13 @@ ORIGINAL_FEATURES = [
 ]
 FLAG_FEATURES = ["stablecoin", "ilRisk", "exposure"]
 UNKNOWN_CODE = -1
+# The pool's latest realised label: the day `horizon` days back, whose window has now passed.
+REALISED_TARGET = "realised_target"
 
 
-def feature_names(windows: Sequence[int], lags: Sequence[int]) -> list[str]:
-    """List the model features, in a fixed order, for the given windows and lags."""
+def feature_names(params: Mapping[str, Any]) -> list[str]:
+    """List the model features, in a fixed order, for the configured windows, lags and context."""
+    windows, lags = params["rolling_windows"], params["change_lags"]
     rolling = [f"apy_{stat}_{w}d" for w in windows for stat in ("mean", "median", "std")]
     relative = [f"apy_rel_mean_{w}d" for w in windows] + ["apy_rel_mean_expanding"]
     changes = [f"{v}_logchg_{k}d" for v in ("apy", "tvl") for k in lags]
@@ -37,6 +43,8 @@ def feature_names(windows: Sequence[int], lags: Sequence[int]) -> list[str]:
         "reward_share",
         "pool_age_days",
         *FLAG_FEATURES,
+        REALISED_TARGET,
+        *market.feature_names(params["market_context"]),
     ]
 
 
@@ -254,8 +262,24 @@ def point_features(frame: pd.DataFrame, first_day: pd.Series | None = None) -> p
     )
 
 
+def realised_target(
+    frame: pd.DataFrame, target_params: Mapping[str, Any], groups: PoolGroups | None = None
+) -> np.ndarray:
+    """Each day's latest realised label: the label of the day `horizon` days earlier.
+
+    That label's window (the `horizon` days after it) ends today, so it is known today; it is the
+    persistence forecast of the label. NaN where that day has no label.
+    """
+    groups = groups or PoolGroups.of(frame["pool"])
+    target = labels.label_rows(frame, target_params)["target"]
+    return groups.shift(target, target_params["horizon_days"])
+
+
 def build_features(
-    daily: pd.DataFrame, mapping: Mapping[str, Mapping[str, int]], params: Mapping[str, Any]
+    daily: pd.DataFrame,
+    mapping: Mapping[str, Mapping[str, int]],
+    params: Mapping[str, Any],
+    target_params: Mapping[str, Any],
 ) -> pd.DataFrame:
     """Compute every feature for every pool-day of a daily grid sorted by pool and date."""
     frame = encode_categoricals(daily, mapping, params["categorical_columns"])
@@ -269,4 +293,6 @@ def build_features(
         groups,
         threads=params["window_threads"],
     )
-    return point_features(frame, first_day=groups.first_day(frame["date"]))
+    frame = point_features(frame, first_day=groups.first_day(frame["date"]))
+    frame = frame.assign(**{REALISED_TARGET: realised_target(frame, target_params, groups)})
+    return market.add_features(frame, params["market_context"])

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from yield_runway.features import daily
+from yield_runway.features import daily, market
 
 TRAILED = ("apy", "tvlUsd")
 PENDING_VALUES = ("apy", "tvlUsd", "apyReward", *daily.FLAG_FEATURES)
@@ -303,13 +303,21 @@ def serving_features(
     run_timestamp: pd.Timestamp,
     mapping: Mapping[str, Mapping[str, int]],
     params: Mapping[str, Any],
+    target_params: Mapping[str, Any],
+    context: Mapping[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Every feature for today for each pool in `pools`, computed by the training feature code.
 
     `pools` holds one row per pool with today's chain, project and flags (state values fill
-    gaps). Pools unknown to the state get an empty history.
+    gaps). Pools unknown to the state get an empty history. The market context is that of
+    `pools` themselves (the hourly run's whole snapshot) unless a stored `context` is given.
     """
     days = trailing_days(params)
+    if days < target_params["horizon_days"]:
+        raise ValueError(
+            f"the feature state keeps {days} trailing days, fewer than the label horizon "
+            f"({target_params['horizon_days']}) that the realised label needs"
+        )
     today = day_of(run_timestamp)
     rows = state.set_index("pool").reindex(pd.Index(pools["pool"], dtype="string"))
     rows = rows.assign(count=rows["count"].fillna(0).astype("int64")).reset_index()
@@ -317,6 +325,7 @@ def serving_features(
     windows = daily.window_features(
         grid, params["rolling_windows"], params["change_lags"], params["min_periods"]
     )
+    realised = daily.realised_target(grid, target_params)[days :: days + 1]
     current = windows.iloc[days :: days + 1].reset_index(drop=True)
     count, mean, std = expanding_from_state(rows, today)
     flags = {
@@ -335,4 +344,9 @@ def serving_features(
     )
     current = daily.encode_categoricals(current, mapping, params["categorical_columns"])
     first_date = rows["first_date"].fillna(today)
-    return daily.point_features(current, first_day=first_date)
+    current = daily.point_features(current, first_day=first_date)
+    current = current.assign(**{daily.REALISED_TARGET: realised})
+    market_params = params["market_context"]
+    if context is None:
+        return market.add_features(current, market_params)
+    return market.apply(current, market.restamp(context, today), market_params)

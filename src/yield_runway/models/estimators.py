@@ -21,10 +21,17 @@ from yield_runway.features.daily import ORIGINAL_FEATURES
 class BinnedRateClassifier(ClassifierMixin, BaseEstimator):
     """One-feature rule: P(class 1) is the training rate of the feature's quantile bin."""
 
-    def __init__(self, feature: str = "apy", bins: int = 10, prior_weight: float = 10.0):
+    def __init__(
+        self,
+        feature: str = "apy",
+        bins: int = 10,
+        prior_weight: float = 10.0,
+        edges: list[float] | None = None,
+    ):
         self.feature = feature
         self.bins = bins
         self.prior_weight = prior_weight
+        self.edges = edges
 
     def _bin(self, X: pd.DataFrame) -> np.ndarray:
         """Bin index per row; missing values get their own last bin."""
@@ -37,11 +44,12 @@ class BinnedRateClassifier(ClassifierMixin, BaseEstimator):
         y = np.asarray(y, dtype=float)
         values = np.asarray(X[self.feature], dtype=float)
         quantiles = np.linspace(0, 1, self.bins + 1)[1:-1]
-        self.edges_ = (
-            np.unique(np.nanquantile(values, quantiles))
-            if np.isfinite(values).any()
-            else np.array([])
-        )
+        if self.edges is not None:  # fixed edges, e.g. 0.5 for a 0/1 feature
+            self.edges_ = np.asarray(self.edges, dtype=float)
+        elif np.isfinite(values).any():
+            self.edges_ = np.unique(np.nanquantile(values, quantiles))
+        else:
+            self.edges_ = np.array([])
         self.classes_ = np.array([0, 1])
         self.prior_ = float(y.mean())
         index = self._bin(X)
@@ -114,7 +122,7 @@ def build_estimator(spec: Mapping[str, Any], feature_list: list[str]) -> Pipelin
 
 def _build_core(spec: Mapping[str, Any]) -> BaseEstimator:
     """The classifier of a `models` entry: its `type` plus options."""
-    options = {k: v for k, v in spec.items() if k not in ("type", "features")}
+    options = {k: v for k, v in spec.items() if k not in ("type", "features", "early_stopping")}
     kind = spec["type"]
     if kind == "majority":
         return DummyClassifier(strategy="prior")
@@ -131,8 +139,9 @@ def _build_core(spec: Mapping[str, Any]) -> BaseEstimator:
         # OOB is computed (and reported as optimistic): bootstrap rows overlap in time.
         return RandomForestClassifier(oob_score=True, **options)
     if kind == "hist_gradient_boosting":
-        # No early stopping: its random validation split would ignore time. Its binning fails
-        # on a column with no value (e.g. a 30-day change on an early fold of young pools).
+        # Its own early stopping splits rows at random, which ignores time: models.fitting stops
+        # on an inner time split instead. Its binning fails on a column with no value (e.g. a
+        # 30-day change on an early fold of young pools).
         return make_pipeline(
             FillEmptyColumns(), HistGradientBoostingClassifier(early_stopping=False, **options)
         )

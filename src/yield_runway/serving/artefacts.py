@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 MODELS = ("champion_model", "legacy_model")
 STATE_PATH = "04_feature/feature_state.parquet"
+MARKET_PATH = "04_feature/market_context.json"
 
 
 class ArtefactError(RuntimeError):
@@ -45,6 +46,8 @@ class Artefacts:
     versions: dict[str, str]
     feature_state: pd.DataFrame | None = None
     state_tag: str | None = None
+    market_context: dict[str, Any] | None = None
+    market_tag: str | None = None
     loaded_at: float = field(default_factory=time.monotonic)
 
 
@@ -135,15 +138,31 @@ class ArtefactStore:
                 self._checked_at = now
             return self._current
 
+    def _tag(self, path: str) -> str:
+        """A stored file's version tag: its ETag on S3, its modification time locally."""
+        info = self.fs.info(path)
+        return str(info.get("ETag") or info.get("mtime") or info.get("LastModified"))
+
     def feature_state(self) -> pd.DataFrame:
         """The feature state the scheduled run last wrote (re-read when its ETag/mtime changes)."""
         artefacts = self.get()
         with self._lock:
             path = self._require(STATE_PATH)
-            info = self.fs.info(path)
-            tag = str(info.get("ETag") or info.get("mtime") or info.get("LastModified"))
+            tag = self._tag(path)
             if artefacts.feature_state is None or tag != artefacts.state_tag:
                 with self.fs.open(path, "rb") as handle:
                     artefacts.feature_state = pd.read_parquet(handle)
                 artefacts.state_tag = tag
             return artefacts.feature_state
+
+    def market_context(self) -> dict[str, Any]:
+        """The market context the hourly run (or training) last wrote, re-read when it changes."""
+        artefacts = self.get()
+        with self._lock:
+            path = self._require(MARKET_PATH)
+            tag = self._tag(path)
+            if artefacts.market_context is None or tag != artefacts.market_tag:
+                with self.fs.open(path, "rb") as handle:
+                    artefacts.market_context = json.load(handle)
+                artefacts.market_tag = tag
+            return artefacts.market_context

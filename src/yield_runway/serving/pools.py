@@ -53,7 +53,13 @@ def predict_pools(
     # The same steps as an hourly run, in memory: the scheduled run alone advances the state.
     current = state.update_state(stored, rows, run_timestamp, state.trailing_days(fe))
     features = compute_serving_features(
-        current, rows, run_timestamp, artefacts.categorical_mapping, fe
+        current,
+        rows,
+        run_timestamp,
+        artefacts.categorical_mapping,
+        fe,
+        params["target"],
+        store.market_context(),
     )
     scored = score_pools(
         features,

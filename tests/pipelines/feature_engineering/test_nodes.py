@@ -35,7 +35,7 @@ def test_features_per_pool_in_date_order(parameters):
     params = parameters["feature_engineering"]
     mapping = fit_categorical_mapping(_daily(), params)
     assert mapping["chain_factorized"] == {"Ethereum": 0, "Solana": 1}
-    out = compute_pool_features(_daily(), mapping, params)
+    out = compute_pool_features(_daily(), mapping, params, parameters["target"])
     assert out["pool"].tolist() == ["a", "a", "b", "b"]
     assert out["apyMeanExpanding"].tolist() == [1.0, 2.0, 2.0, 3.0]
     assert out["apy_logchg_1d"].iloc[1] == np.log(4.0 / 2.0)

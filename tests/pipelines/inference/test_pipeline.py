@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
@@ -112,3 +113,33 @@ def test_an_older_run_is_refused_and_changes_nothing(project):
     assert (latest.read_bytes(), state_path.read_bytes()) == before
     hourly = root / "data/07_model_output/hourly_predictions"
     assert not (hourly / f"{pd.Timestamp(earlier):%Y-%m-%dT%H}.parquet").exists()
+
+
+def test_a_request_of_three_pools_is_scored_against_the_hourly_runs_market(project):
+    """POST /predictions/pools: the stored market of the latest run, not the request's pools."""
+    from yield_runway.features import market
+    from yield_runway.serving.artefacts import ArtefactStore
+    from yield_runway.serving.config import load_parameters
+    from yield_runway.serving.pools import predict_pools
+
+    root, snapshot, last_day = project
+    at = last_day + pd.Timedelta(days=1, hours=4)
+    _run(root, at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    stored = json.loads((root / "data/04_feature/market_context.json").read_text())
+    table = pd.read_parquet(
+        root / f"data/07_model_output/hourly_predictions/{at:%Y-%m-%dT%H}.parquet"
+    )
+    served = table.loc[table["served"]]
+    # The market is every snapshot pool observed today, not only the served ones.
+    assert len(stored["apy"]) == int(table["apy"].notna().sum()) > len(served) > 3
+    three = served.iloc[[0, len(served) // 2, -1]]
+    objects = [o for o in snapshot if isinstance(o, dict) and o.get("pool") in set(three["pool"])]
+    params = load_parameters(str(root / "conf"), "base")
+    store = ArtefactStore(str(root / "data"), ttl_seconds=0)
+    answer = predict_pools(objects, store, params, now=pd.Timestamp(at, tz="UTC"))
+    probability = {d["pool"]: d["predictions"]["predictedProbability"] for d in answer["data"]}
+    expected = three.set_index("pool")["predictedProbability"]
+    assert probability == pytest.approx(expected.to_dict(), abs=1e-9)
+    # The check can fail: scored against themselves, the three pools would see another market.
+    own = market.add_features(three, params["feature_engineering"]["market_context"])
+    assert not np.allclose(own["mkt_apy_pct_rank"], three["mkt_apy_pct_rank"])

@@ -9,6 +9,7 @@ import pytest
 from yield_runway.pipelines.modelling.nodes import (
     build_feature_reference,
     build_model_input,
+    fit_calibrators,
     make_evaluation_splits,
     select_champion,
 )
@@ -57,9 +58,104 @@ def test_purge_shorter_than_horizon_is_rejected():
         make_evaluation_splits(table, split, TARGET)
 
 
-def test_champion_is_best_by_cv_not_holdout():
-    cv = {"a": {"roc_auc_mean": 0.61}, "b": {"roc_auc_mean": 0.70}, "c": {"roc_auc_mean": 0.65}}
-    assert select_champion(cv) == "b"
+def _cv(**fold_aucs: list[float]) -> dict:
+    return {name: {"folds": [{"roc_auc": a} for a in aucs]} for name, aucs in fold_aucs.items()}
+
+
+def test_champion_is_best_by_cv_when_it_beats_the_noise():
+    cv = _cv(a=[0.60, 0.62, 0.61], b=[0.70, 0.71, 0.69], c=[0.64, 0.66, 0.65])
+    assert select_champion(cv, {"order": ["a", "c", "b"], "standard_errors": 1.0}) == "b"
+
+
+def test_a_simpler_candidate_within_one_standard_error_wins():
+    # b beats a by 0.004 on average; the per-fold differences (0.05, -0.04, 0.002) have a
+    # standard error of 0.026: noise, so the simpler a is the champion.
+    cv = _cv(a=[0.70, 0.74, 0.72], b=[0.75, 0.70, 0.722])
+    params = {"order": ["a", "b"], "standard_errors": 1.0}
+    assert select_champion(cv, params) == "a"
+    # A consistent gain of the same size is not noise.
+    cv = _cv(a=[0.70, 0.74, 0.72], b=[0.705, 0.743, 0.724])
+    assert select_champion(cv, params) == "b"
+    # With no tolerance the best mean wins.
+    cv = _cv(a=[0.70, 0.74, 0.72], b=[0.75, 0.70, 0.722])
+    assert select_champion(cv, {**params, "standard_errors": 0.0}) == "b"
+
+
+def test_selection_names_candidates_without_cv_results():
+    with pytest.raises(ValueError, match="without CV results: gone"):
+        select_champion(_cv(a=[0.6, 0.7]), {"order": ["a", "gone"], "standard_errors": 1.0})
+
+
+def _oof(scores_by_fold: list[np.ndarray], targets_by_fold: list[np.ndarray]) -> pd.DataFrame:
+    return pd.concat(
+        [
+            pd.DataFrame({"fold": k, "target": y, "score_m": p})
+            for k, (p, y) in enumerate(zip(scores_by_fold, targets_by_fold, strict=True))
+        ],
+        ignore_index=True,
+    )
+
+
+CALIBRATION = {
+    "methods": ["none", "sigmoid", "isotonic"],
+    "selection_folds": 2,
+    "standard_errors": 1.0,
+    "recentre_folds": False,
+    "ece_bins": 10,
+}
+SPLITS = {"folds": [{"fold": k} for k in range(3)]}
+
+
+def _folds(distort, seed: int = 0) -> pd.DataFrame:
+    """Three folds of labels drawn from true probabilities, scored through `distort`."""
+    rng = np.random.default_rng(seed)
+    truth = [rng.uniform(0.05, 0.95, 4000) for _ in range(3)]
+    labels = [(rng.random(len(t)) < t).astype(int) for t in truth]
+    return _oof([distort(t) for t in truth], labels)
+
+
+def test_calibration_is_published_only_when_it_beats_raw_scores_out_of_time():
+    # Calibrated scores already: no calibrator beats them beyond the noise, raw is published.
+    calibrators, report = fit_calibrators(_folds(lambda t: t), SPLITS, "m", "m", CALIBRATION)
+    assert report["m"]["method"] == "none" and report["judging_folds"] == [1, 2]
+    assert calibrators["m"].transform(np.array([0.3]))[0] == 0.3
+
+    # Over-confident scores (log-odds tripled): a calibrator that flattens them is chosen,
+    # and it brings the scores back near the truth.
+    def sharpen(t):
+        return 1 / (1 + ((1 - t) / t) ** 3)
+
+    calibrators, report = fit_calibrators(_folds(sharpen), SPLITS, "m", "m", CALIBRATION)
+    assert report["m"]["method"] in ("sigmoid", "isotonic")
+    brier = report["m"]["mean_brier"]
+    assert brier[report["m"]["method"]] < brier["none"]
+    assert calibrators["m"].transform(np.array([sharpen(0.8)]))[0] == pytest.approx(0.8, abs=0.05)
+
+
+def test_recentred_calibration_does_not_learn_a_drifting_base_rate():
+    # Every fold's labels are 0.15 more often Stable/Up than its scores say, as when each
+    # walk-forward model trained on a calmer past: fit on raw scores, a calibrator learns to
+    # add that drift; re-centred on each fold's own rate, it learns the shape alone (identity).
+    def drift(seed):
+        rng = np.random.default_rng(seed)
+        p = rng.uniform(0.1, 0.7, 6000)
+        return p, (rng.random(len(p)) < p + 0.15).astype(int)
+
+    folds = [drift(s) for s in range(3)]
+    oof = _oof([p for p, _ in folds], [y for _, y in folds])
+    params = {**CALIBRATION, "methods": ["none", "sigmoid"], "selection_folds": 1}
+    raw, _ = fit_calibrators(oof, SPLITS, "m", "m", params)
+    assert raw["m"].transform(np.array([0.4]))[0] == pytest.approx(0.55, abs=0.03)
+    shape, _ = fit_calibrators(oof, SPLITS, "m", "m", {**params, "recentre_folds": True})
+    assert shape["m"].transform(np.array([0.4]))[0] == pytest.approx(0.4, abs=0.03)
+
+
+def test_calibration_needs_an_earlier_fold_and_the_raw_option():
+    oof = _folds(lambda t: t)
+    with pytest.raises(ValueError, match="selection_folds must leave an earlier fold"):
+        fit_calibrators(oof, SPLITS, "m", "m", {**CALIBRATION, "selection_folds": 3})
+    with pytest.raises(ValueError, match="must include none"):
+        fit_calibrators(oof, SPLITS, "m", "m", {**CALIBRATION, "methods": ["sigmoid"]})
 
 
 def test_feature_reference_is_each_pools_latest_observed_row():

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from yield_runway.features import daily, state
+from yield_runway.features import daily, market, state
 
 logger = logging.getLogger(__name__)
 
@@ -20,18 +20,23 @@ def fit_categorical_mapping(pools_daily: pd.DataFrame, params: dict[str, Any]) -
 
 
 def compute_pool_features(
-    pools_daily: pd.DataFrame, categorical_mapping: dict[str, Any], params: dict[str, Any]
+    pools_daily: pd.DataFrame,
+    categorical_mapping: dict[str, Any],
+    params: dict[str, Any],
+    target_params: dict[str, Any],
 ) -> pd.DataFrame:
     """Compute every backward-looking feature for every pool-day of the daily grid."""
     ordered = pools_daily
     if not daily.in_pool_date_order(pools_daily):  # the daily grid is: no sort needed
         ordered = pools_daily.sort_values(["pool", "date"], kind="stable")
-    return daily.build_features(ordered.reset_index(drop=True), categorical_mapping, params)
+    return daily.build_features(
+        ordered.reset_index(drop=True), categorical_mapping, params, target_params
+    )
 
 
 def list_features(params: dict[str, Any]) -> list[str]:
     """Name the model features, in the order the model consumes them."""
-    return daily.feature_names(params["rolling_windows"], params["change_lags"])
+    return daily.feature_names(params)
 
 
 def build_feature_state(pools_daily: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
@@ -39,3 +44,11 @@ def build_feature_state(pools_daily: pd.DataFrame, params: dict[str, Any]) -> pd
     feature_state = state.build_state(pools_daily, params)
     logger.info("Feature state: %d pools", len(feature_state))
     return feature_state
+
+
+def build_market_context(pool_features: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
+    """The market context of the latest training date, for requests before any hourly run."""
+    latest = pool_features.loc[pool_features["date"] == pool_features["date"].max()]
+    context = market.summarise(latest, params["market_context"])
+    logger.info("Market context of %s: %d pools", latest["date"].max().date(), len(context["apy"]))
+    return market.to_records(context)

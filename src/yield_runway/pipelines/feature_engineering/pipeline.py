@@ -4,6 +4,7 @@ from kedro.pipeline import Node, Pipeline
 
 from .nodes import (
     build_feature_state,
+    build_market_context,
     compute_pool_features,
     fit_categorical_mapping,
     list_features,
@@ -22,7 +23,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 compute_pool_features,
-                inputs=["pools_daily", "categorical_mapping", "params:feature_engineering"],
+                inputs=[
+                    "pools_daily",
+                    "categorical_mapping",
+                    "params:feature_engineering",
+                    "params:target",
+                ],
                 outputs="pool_features",
                 name="compute_pool_features",
             ),
@@ -31,6 +37,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs="params:feature_engineering",
                 outputs="feature_list",
                 name="list_features",
+            ),
+            Node(
+                build_market_context,
+                inputs=["pool_features", "params:feature_engineering"],
+                outputs="market_context",
+                name="build_market_context",
             ),
             Node(
                 build_feature_state,

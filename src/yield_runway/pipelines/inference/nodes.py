@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from yield_runway.features import state
+from yield_runway.features import market, state
 from yield_runway.features.snapshot import parse_snapshot
 
 from .contract import CONTRACT_FIELDS, check_model_features, contract_records, prediction_columns
@@ -88,10 +88,23 @@ def compute_serving_features(
     run_timestamp: pd.Timestamp,
     categorical_mapping: dict[str, Any],
     params: dict[str, Any],
+    target_params: dict[str, Any],
+    market_context: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """Every feature of today for each snapshot pool, through the training feature code."""
+    """Every feature of today for each snapshot pool, through the training feature code.
+
+    The market context is the snapshot's own pools unless a stored one is given (an API request
+    of a few pools is scored against the market of the latest hourly run).
+    """
+    context = None if market_context is None else market.from_records(market_context)
     features = state.serving_features(
-        feature_state_updated, snapshot_rows, run_timestamp, categorical_mapping, params
+        feature_state_updated,
+        snapshot_rows,
+        run_timestamp,
+        categorical_mapping,
+        params,
+        target_params,
+        context,
     )
     stale = state.stale_pools(feature_state_updated, run_timestamp)
     stale_pools = set(feature_state_updated.loc[stale, "pool"])
@@ -99,6 +112,13 @@ def compute_serving_features(
         snapshot_apy=snapshot_rows["apy"].to_numpy(dtype=float),
         stale_state=snapshot_rows["pool"].isin(stale_pools).to_numpy(bool),
     )
+
+
+def summarise_market_context(
+    serving_features: pd.DataFrame, params: dict[str, Any]
+) -> dict[str, Any]:
+    """The market of this run (every snapshot pool observed today), for the API to score against."""
+    return market.to_records(market.summarise(serving_features, params["market_context"]))
 
 
 def use_threads(model: Any, n_jobs: int | None) -> Any:

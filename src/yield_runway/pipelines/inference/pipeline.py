@@ -10,6 +10,7 @@ from .nodes import (
     parse_pools_snapshot,
     resolve_run_timestamp,
     score_pools,
+    summarise_market_context,
     summarise_run,
 )
 
@@ -50,9 +51,16 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "inference_run_timestamp",
                     "categorical_mapping",
                     "params:feature_engineering",
+                    "params:target",
                 ],
                 outputs="serving_features",
                 name="compute_serving_features",
+            ),
+            Node(
+                summarise_market_context,
+                inputs=["serving_features", "params:feature_engineering"],
+                outputs="market_context_latest",
+                name="summarise_market_context",
             ),
             Node(
                 score_pools,

@@ -92,16 +92,44 @@ def _evaluation_section(metrics: dict[str, Any]) -> list[str]:
         "",
         _markdown_table(folds),
         "",
-        f"Champion by mean CV ROC AUC: **{metrics['champion']}** (starred). Served probabilities"
-        f" are calibrated ({metrics['calibration']['method']}) on out-of-fold CV scores of folds"
-        f" {metrics['calibration']['folds']}. Random forest OOB AUC is optimistic: bootstrap rows"
-        " overlap in time.",
+        f"Champion: **{metrics['champion']}** (starred), the simplest candidate whose mean CV ROC"
+        " AUC is within one standard error (paired, per fold) of the best. Brier skill is against"
+        f" the development Stable/Up rate ({metrics['development_positive_rate']:.3f}). Random"
+        " forest OOB AUC is optimistic: bootstrap rows overlap in time.",
         "",
         _markdown_table(metrics_table(metrics)),
+        "",
+        *_calibration_lines(metrics),
         "",
         "![ROC curves](roc_curves.png)",
         "",
         "![Calibration](calibration_curve.png)",
+    ]
+
+
+def _calibration_lines(metrics: dict[str, Any]) -> list[str]:
+    """How each served model's calibration was chosen, and the published model's reliability."""
+    calibration = metrics["calibration"]
+    rows = [
+        {
+            "served model": name,
+            "chosen": calibration[name]["method"],
+            **{f"Brier {m}": v for m, v in calibration[name]["mean_brier"].items()},
+        }
+        for name in sorted({metrics["champion"], metrics["legacy_model"]})
+    ]
+    reliability = pd.DataFrame(metrics["models"]["champion_calibrated"]["reliability"]["holdout"])
+    return [
+        "Calibration, chosen walk-forward: each of CV folds"
+        f" {calibration['judging_folds']} judges every method fit on the out-of-fold scores of the"
+        " folds before it (mean Brier there); a calibrator is published only when it beats the"
+        " raw scores beyond one standard error.",
+        "",
+        _markdown_table(pd.DataFrame(rows), digits=4),
+        "",
+        "Reliability of the published probabilities (`champion_calibrated`) on the holdout:",
+        "",
+        _markdown_table(reliability),
     ]
 
 

@@ -11,9 +11,10 @@ from sklearn.base import BaseEstimator
 from sklearn.inspection import permutation_importance
 
 from yield_runway.labels import label_rows
-from yield_runway.models.calibration import CalibratedModel, ScoreCalibrator
-from yield_runway.models.estimators import build_estimator, model_features, oob_roc_auc
-from yield_runway.models.metrics import classification_metrics
+from yield_runway.models.calibration import METHODS, CalibratedModel, ScoreCalibrator, recentre
+from yield_runway.models.estimators import model_features, oob_roc_auc
+from yield_runway.models.fitting import fit_model
+from yield_runway.models.metrics import classification_metrics, reliability_table
 from yield_runway.models.splits import in_range, purged_splits
 from yield_runway.progress import report_progress
 
@@ -89,7 +90,7 @@ def make_evaluation_splits(
 
 def _fit(spec: dict[str, Any], frame: pd.DataFrame, features: list[str]) -> BaseEstimator:
     """Fit a fresh estimator from its spec on a frame's features and target."""
-    return build_estimator(spec, features).fit(frame[features], frame["target"].to_numpy())
+    return fit_model(spec, frame, features)
 
 
 def _score(model: BaseEstimator, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
@@ -119,10 +120,10 @@ def cross_validate_models(
                 logger, "CV fold %d/%d: %s", fold["fold"] + 1, len(evaluation_splits["folds"]), name
             )
             p = _score(_fit(spec, train, feature_list), valid, feature_list)
-            bins = calibration_params["ece_bins"]
-            metrics = classification_metrics(valid["target"], p, bins)
+            bins, base = calibration_params["ece_bins"], float(train["target"].mean())
+            metrics = classification_metrics(valid["target"], p, bins, base)
             served = valid["served"].to_numpy()
-            served_metrics = classification_metrics(valid["target"][served], p[served], bins)
+            served_metrics = classification_metrics(valid["target"][served], p[served], bins, base)
             results[name]["folds"].append(
                 {"fold": fold["fold"], **metrics, "served": served_metrics}
             )
@@ -142,11 +143,34 @@ def cross_validate_models(
     return results, pd.concat(fold_frames, ignore_index=True)
 
 
-def select_champion(cv_results: dict[str, Any]) -> str:
-    """Pick the model with the best mean CV ROC AUC (the holdout is never used for selection)."""
-    champion = max(cv_results, key=lambda name: cv_results[name]["roc_auc_mean"])
-    logger.info("Champion by CV ROC AUC: %s", champion)
-    return champion
+def select_champion(cv_results: dict[str, Any], params: dict[str, Any]) -> str:
+    """Pick the simplest candidate whose CV ROC AUC is within the CV noise of the best one.
+
+    Candidates are listed simplest first. The noise is `standard_errors` standard errors of the
+    per-fold AUC differences between the best candidate and the simpler one (paired: folds share
+    their difficulty), so a more complex model must beat a simpler one by more than that.
+    """
+    order = params["order"]
+    unknown = [name for name in order if name not in cv_results]
+    if unknown:
+        raise ValueError(f"selection candidates without CV results: {', '.join(unknown)}")
+    aucs = {name: np.array([f["roc_auc"] for f in cv_results[name]["folds"]]) for name in order}
+    best = max(order, key=lambda name: np.nanmean(aucs[name]))
+    for name in order:
+        gap = aucs[best] - aucs[name]
+        noise = params["standard_errors"] * np.nanstd(gap, ddof=1) / np.sqrt(np.isfinite(gap).sum())
+        if np.nanmean(gap) <= noise:
+            logger.info(
+                "Champion: %s (CV ROC AUC %.3f; best %s %.3f, gap %.3f within %.3f)",
+                name,
+                np.nanmean(aucs[name]),
+                best,
+                np.nanmean(aucs[best]),
+                np.nanmean(gap),
+                noise,
+            )
+            return name
+    raise AssertionError("unreachable: the best candidate is within its own noise")
 
 
 def fit_development_models(
@@ -166,12 +190,59 @@ def fit_development_models(
     return fitted
 
 
-def calibration_folds(evaluation_splits: dict[str, Any], params: dict[str, Any]) -> list[int]:
-    """The CV folds whose out-of-fold scores fit the calibrator: all of them, or the last."""
+def _calibration_blocks(evaluation_splits: dict[str, Any], params: dict[str, Any]) -> list[int]:
+    """The latest CV folds that judge the calibration methods (each has an earlier fold)."""
     folds = [fold["fold"] for fold in evaluation_splits["folds"]]
-    if params["folds"] not in ("all", "last"):
-        raise ValueError(f"calibration folds must be all or last, got {params['folds']!r}")
-    return folds if params["folds"] == "all" else folds[-1:]
+    n = params["selection_folds"]
+    if not 0 < n < len(folds):
+        raise ValueError(
+            f"calibration.selection_folds must leave an earlier fold to fit on: {n} of {len(folds)}"
+        )
+    return folds[-n:]
+
+
+def _calibration_scores(
+    cv_predictions: pd.DataFrame, column: str, params: dict[str, Any]
+) -> np.ndarray:
+    """Out-of-fold scores to fit calibrators on: re-centred on each fold's rate, if configured."""
+    scores = cv_predictions[column].to_numpy(dtype=float)
+    if not params["recentre_folds"]:
+        return scores
+    out = np.empty_like(scores)
+    for _, rows in cv_predictions.groupby("fold", sort=True).indices.items():
+        out[rows] = recentre(scores[rows], float(cv_predictions["target"].iloc[rows].mean()))
+    return out
+
+
+def _judge_calibration(
+    cv_predictions: pd.DataFrame, column: str, blocks: list[int], params: dict[str, Any]
+) -> dict[str, list[dict[str, float]]]:
+    """Per method, its metrics on each judging fold, fit on the out-of-fold scores before it."""
+    judged: dict[str, list[dict[str, float]]] = {m: [] for m in params["methods"]}
+    for block in blocks:
+        fit = cv_predictions.loc[cv_predictions["fold"] < block].reset_index(drop=True)
+        judge = cv_predictions.loc[cv_predictions["fold"] == block]
+        fit_scores = _calibration_scores(fit, column, params)
+        for method in params["methods"]:
+            calibrator = ScoreCalibrator(method).fit(fit_scores, fit["target"])
+            p = calibrator.transform(judge[column].to_numpy())
+            metrics = classification_metrics(judge["target"], p, params["ece_bins"])
+            judged[method].append(
+                {"fold": block, **{k: metrics[k] for k in ("brier", "log_loss", "ece")}}
+            )
+    return judged
+
+
+def _choose_calibration(judged: dict[str, list[dict[str, float]]], standard_errors: float) -> str:
+    """The method with the largest Brier gain over raw scores, if beyond the noise; else none."""
+    raw = np.array([block["brier"] for block in judged["none"]])
+    best, best_gain = "none", 0.0
+    for method, blocks in judged.items():
+        gain = raw - np.array([block["brier"] for block in blocks])
+        noise = standard_errors * gain.std(ddof=1) / np.sqrt(len(gain)) if len(gain) > 1 else 0.0
+        if gain.mean() > max(noise, 0.0) and gain.mean() > best_gain:
+            best, best_gain = method, float(gain.mean())
+    return best
 
 
 def fit_calibrators(
@@ -179,18 +250,41 @@ def fit_calibrators(
     evaluation_splits: dict[str, Any],
     champion: str,
     legacy_model: str,
-    calibration_params: dict[str, Any],
-) -> dict[str, ScoreCalibrator]:
-    """Calibrate the served models on out-of-fold CV scores from models fit before each gap."""
-    fold = cv_predictions.loc[
-        cv_predictions["fold"].isin(calibration_folds(evaluation_splits, calibration_params))
-    ]
-    return {
-        name: ScoreCalibrator(calibration_params["method"]).fit(
-            fold[f"score_{name}"].to_numpy(), fold["target"].to_numpy()
+    params: dict[str, Any],
+) -> tuple[dict[str, ScoreCalibrator], dict[str, Any]]:
+    """Choose each served model's calibration out of time, then fit it on every CV fold.
+
+    Walk-forward: each of the latest `selection_folds` folds judges every method fit on the
+    out-of-fold scores of the folds before it, so neither the scoring model nor the calibrator
+    saw it, and raw scores of that fold are what it maps. A calibrator is published only when
+    its Brier gain over the raw scores beats `standard_errors` standard errors across those
+    folds; the chosen method is then refit on every fold's out-of-fold scores (all purged
+    before the holdout). With `recentre_folds`, calibrators learn the shape of the scores, not
+    the drift of the base rate between folds (see `recentre`).
+    """
+    unknown = [m for m in params["methods"] if m not in METHODS]
+    if unknown or "none" not in params["methods"]:
+        raise ValueError(f"calibration.methods must include none, from {METHODS}: {unknown}")
+    blocks = _calibration_blocks(evaluation_splits, params)
+    calibrators, report = {}, {"judging_folds": blocks}
+    for name in sorted({champion, legacy_model}):
+        column = f"score_{name}"
+        judged = _judge_calibration(cv_predictions, column, blocks, params)
+        chosen = _choose_calibration(judged, params["standard_errors"])
+        calibrators[name] = ScoreCalibrator(chosen).fit(
+            _calibration_scores(cv_predictions.reset_index(drop=True), column, params),
+            cv_predictions["target"].to_numpy(),
         )
-        for name in {champion, legacy_model}
-    }
+        mean_brier = {m: float(np.mean([b["brier"] for b in v])) for m, v in judged.items()}
+        report[name] = {"method": chosen, "mean_brier": mean_brier, "folds": judged}
+        logger.info(
+            "Calibration of %s: %s (mean Brier on folds %s: %s)",
+            name,
+            chosen,
+            blocks,
+            ", ".join(f"{m} {v:.4f}" for m, v in mean_brier.items()),
+        )
+    return calibrators, report
 
 
 def predict_holdout(
@@ -225,6 +319,7 @@ def compute_metrics(
     model_input_table: pd.DataFrame,
     champion: str,
     legacy_model: str,
+    calibration_selection: dict[str, Any],
     target_params: dict[str, Any],
     calibration_params: dict[str, Any],
 ) -> dict[str, Any]:
@@ -235,12 +330,18 @@ def compute_metrics(
     dev_y = model_input_table.loc[
         in_range(model_input_table["date"], None, evaluation_splits["development_end"]), "target"
     ].to_numpy()
+    # Brier skill is against the base rate the models trained on, not the holdout's own rate.
+    base = float(dev_y.mean())
     report: dict[str, Any] = {}
     for name in [*cv_results, CHAMPION_CALIBRATED, LEGACY_CALIBRATED]:
         p = holdout_predictions[f"score_{name}"].to_numpy()
         entry: dict[str, Any] = {
-            "holdout": classification_metrics(y, p, bins),
-            "holdout_served": classification_metrics(y[served], p[served], bins),
+            "holdout": classification_metrics(y, p, bins, base),
+            "holdout_served": classification_metrics(y[served], p[served], bins, base),
+            "reliability": {
+                "holdout": reliability_table(y, p, bins),
+                "holdout_served": reliability_table(y[served], p[served], bins),
+            },
         }
         if name in cv_results:
             entry["cv"] = cv_results[name]
@@ -262,10 +363,8 @@ def compute_metrics(
         },
         "champion": champion,
         "legacy_model": legacy_model,
-        "calibration": {
-            "method": calibration_params["method"],
-            "folds": calibration_folds(evaluation_splits, calibration_params),
-        },
+        "development_positive_rate": base,
+        "calibration": calibration_selection,
         "models": report,
     }
 

@@ -59,7 +59,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 select_champion,
-                inputs="cv_results",
+                inputs=["cv_results", "params:selection"],
                 outputs="champion_name",
                 name="select_champion",
             ),
@@ -78,7 +78,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:legacy_model",
                     "params:calibration",
                 ],
-                outputs="calibrators",
+                outputs=["calibrators", "calibration_selection"],
                 name="fit_calibrators",
             ),
             Node(
@@ -105,6 +105,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "model_input_table",
                     "champion_name",
                     "params:legacy_model",
+                    "calibration_selection",
                     "params:target",
                     "params:calibration",
                 ],

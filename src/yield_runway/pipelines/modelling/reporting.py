@@ -39,10 +39,13 @@ def metrics_table(metrics: dict[str, Any]) -> pd.DataFrame:
                 "holdout_auc": holdout["roc_auc"],
                 "pr_auc": holdout["pr_auc"],
                 "brier": holdout["brier"],
+                "brier_skill": holdout["brier_skill"],
                 "log_loss": holdout["log_loss"],
                 "ece": holdout["ece"],
                 "served_auc": served["roc_auc"],
                 "served_brier": served["brier"],
+                "served_brier_skill": served["brier_skill"],
+                "served_ece": served["ece"],
             }
         )
     return pd.DataFrame(rows)
