@@ -23,7 +23,7 @@ import pandas as pd
 import yaml
 from sklearn.metrics import roc_auc_score
 
-from yield_runway.models.estimators import build_estimator
+from yield_runway.models.fitting import fit_model
 from yield_runway.models.splits import in_range
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -39,7 +39,7 @@ def artefact_mb(model: object, compress: int) -> float:
 def fit_and_measure(spec: dict, train: pd.DataFrame, test: pd.DataFrame, features: list[str]):
     """Fit one spec: (seconds, MB raw, MB compress=3, holdout AUC or None)."""
     began = time.perf_counter()
-    model = build_estimator(spec, features).fit(train[features], train["target"].to_numpy())
+    model = fit_model(spec, train, features)
     seconds = time.perf_counter() - began
     auc = None
     if test is not None and test["target"].nunique() == 2:
@@ -67,10 +67,10 @@ def main(argv: list[str] | None = None) -> None:
 
     base = params["models"]["random_forest"]
     variants = {
-        "leaf 20 (current)": {},
+        f"leaf {base['min_samples_leaf']} (current)": {},
+        "leaf 20": {"min_samples_leaf": 20},
         "leaf 50": {"min_samples_leaf": 50},
-        "leaf 100": {"min_samples_leaf": 100},
-        "leaf 20, depth 12": {"max_depth": 12},
+        "current, depth 12": {"max_depth": 12},
     }
     print("\nrandom_forest size settings (development fit, holdout AUC):")
     print(f"{'setting':<20} {'fit s':>6} {'MB raw':>7} {'MB z3':>6} {'holdout AUC':>11}")
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nrandom_forest size vs training rows (refit on a share of all labelled rows):")
     print(f"{'setting':<20} {'rows':>8} {'MB raw':>7} {'MB z3':>6} {'KB raw/1k rows':>14}")
-    for label in ("leaf 20 (current)", "leaf 100", "leaf 20, depth 12"):
+    for label in (f"leaf {base['min_samples_leaf']} (current)", "leaf 20", "current, depth 12"):
         for share in (0.25, 0.5, 1.0):
             rows = table.sample(frac=share, random_state=0) if share < 1 else table
             _, raw, z3, _ = fit_and_measure({**base, **variants[label]}, rows, None, features)

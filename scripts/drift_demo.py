@@ -83,9 +83,9 @@ def main() -> None:
     print(f"apy x {args.apy_factor:g}: {summary['n_current']} pools vs {summary['n_reference']}")
     print(f"{'feature':<26} {'value':>7} {'noise':>7} {'thresh':>6}  drifted")
     for entry in report:
-        noise = entry["noise_floor"]
+        noise, value = entry["noise_floor"], entry["value"]
         print(
-            f"{entry['feature']:<26} {entry['value']:>7.3f} "
+            f"{entry['feature']:<26} {'' if value is None else f'{value:.3f}':>7} "
             f"{'' if noise is None else f'{noise:.3f}':>7} {entry['threshold']:>6.2f}  "
             f"{'DRIFT' if entry['drifted'] else ''}"
         )
