@@ -6,20 +6,27 @@ import json
 from typing import Any
 
 JSON_HEADERS = {"content-type": "application/json"}
+# Lambda refuses a synchronous response over 6 MB (the whole payload, body escaped inside it).
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+# Error messages name the problem; an echoed value is cut so a huge bad input cannot bloat them.
+MAX_ERROR_CHARS = 500
 
 
 def is_http_event(event: dict[str, Any]) -> bool:
     """An API Gateway HTTP API request (payload 2.0)."""
-    return "requestContext" in event and "http" in event.get("requestContext", {})
+    context = event.get("requestContext")
+    return isinstance(context, dict) and isinstance(context.get("http"), dict)
 
 
 def route_of(event: dict[str, Any]) -> str:
     """`METHOD /path`, from routeKey or, for a catch-all route, the request itself."""
     route = event.get("routeKey")
-    if route and route != "$default":
+    if isinstance(route, str) and route and route != "$default":
         return route
     http = event["requestContext"]["http"]
-    return f"{http.get('method', '').upper()} {event.get('rawPath') or http.get('path', '')}"
+    method, path = http.get("method"), event.get("rawPath") or http.get("path")
+    method = method.upper() if isinstance(method, str) else ""
+    return f"{method} {path if isinstance(path, str) else ''}"
 
 
 def request_id(event: dict[str, Any], context: Any) -> str:
@@ -27,6 +34,24 @@ def request_id(event: dict[str, Any], context: Any) -> str:
     return getattr(context, "aws_request_id", None) or event.get("requestContext", {}).get(
         "requestId", "unknown"
     )
+
+
+def shorten(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """Text cut to `limit` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    keep = limit - 60  # room for the note, whatever the count
+    return f"{text[:keep]}... ({len(text) - keep:,} more characters)"
+
+
+def error(status: int, message: str, request_id: str) -> dict[str, Any]:
+    """An error response naming the problem in a bounded message."""
+    return response(status, {"error": shorten(message), "requestId": shorten(str(request_id), 100)})
+
+
+def size(result: dict[str, Any]) -> int:
+    """Bytes of a response as Lambda counts them: the whole payload, the body escaped in it."""
+    return len(json.dumps(result).encode())
 
 
 def response(status: int, payload: Any) -> dict[str, Any]:

@@ -17,8 +17,11 @@ from .config import conf_source  # noqa: E402
 if os.path.exists(os.path.join(conf_source(), "logging.yml")):
     os.environ.setdefault("KEDRO_LOGGING_CONFIG", os.path.join(conf_source(), "logging.yml"))
 
+import json  # noqa: E402
 import logging  # noqa: E402
 from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 from yield_runway.features.daily import ORIGINAL_FEATURES  # noqa: E402
 
@@ -27,7 +30,13 @@ from .artefacts import ArtefactError, ArtefactStore  # noqa: E402
 from .config import load_config, load_parameters  # noqa: E402, I001
 from .pools import predict_pools  # noqa: E402
 from .scheduled import is_scheduled_event, run_scheduled  # noqa: E402
-from .validation import RequestError, feature_matrix, json_body, pool_objects  # noqa: E402
+from .validation import (  # noqa: E402
+    RequestError,
+    feature_matrix,
+    json_body,
+    legacy_warnings,
+    pool_objects,
+)
 
 logger = logging.getLogger("yield_runway.serving")
 logger.setLevel(logging.INFO)
@@ -56,9 +65,12 @@ def legacy_predictions(event: dict[str, Any]) -> dict[str, Any]:
 
     config = load_config()
     matrix = feature_matrix(json_body(event), ORIGINAL_FEATURES, config.max_rows)
-    model = artefact_store().get().legacy_model
-    proba = model.predict_proba(pd.DataFrame(matrix, columns=ORIGINAL_FEATURES))
-    return http.response(200, {"predictions": proba.tolist()})
+    artefacts = artefact_store().get()
+    warnings = legacy_warnings(matrix, ORIGINAL_FEATURES, artefacts.categorical_mapping)
+    proba = artefacts.legacy_model.predict_proba(pd.DataFrame(matrix, columns=ORIGINAL_FEATURES))
+    # `warnings` only when there are some: the legacy body stays what dashboards parse.
+    payload = {"predictions": proba.tolist(), **({"warnings": warnings} if warnings else {})}
+    return http.response(200, payload)
 
 
 def pool_predictions(event: dict[str, Any]) -> dict[str, Any]:
@@ -70,6 +82,23 @@ def pool_predictions(event: dict[str, Any]) -> dict[str, Any]:
 
 
 ROUTES = {LEGACY_ROUTE: legacy_predictions, POOLS_ROUTE: pool_predictions}
+# Per route, the list in the payload that grows with the request's rows.
+ROWS_KEY = {LEGACY_ROUTE: "predictions", POOLS_ROUTE: "data"}
+
+
+def _too_large(route: str, result: dict[str, Any], request_id: str) -> dict[str, Any]:
+    """413 naming how many of the request's rows fit in Lambda's response limit."""
+    payload = json.loads(result["body"])
+    rows = payload[ROWS_KEY[route]]
+    # Each row's share of the response: its JSON, escaped again inside the body, and a comma.
+    shares = [len(json.dumps(json.dumps(row, separators=(",", ":")))) - 1 for row in rows]
+    overhead = http.size(result) - sum(shares)
+    fits = int(np.searchsorted(np.cumsum(shares), http.MAX_RESPONSE_BYTES - overhead, "right"))
+    message = (
+        f"the response to these {len(rows):,} rows would be {http.size(result) / 2**20:.1f} MB,"
+        f" over Lambda's 6 MB limit: send at most {fits:,} rows per request"
+    )
+    return http.error(413, message, request_id)
 
 
 def handle_http(event: dict[str, Any], request_id: str) -> dict[str, Any]:
@@ -77,17 +106,24 @@ def handle_http(event: dict[str, Any], request_id: str) -> dict[str, Any]:
     route = http.route_of(event)
     try:
         if route not in ROUTES:
-            return http.response(404, {"error": f"no route {route}", "requestId": request_id})
-        return ROUTES[route](event)
+            path = route.partition(" ")[2]
+            allowed = sorted(r.partition(" ")[0] for r in ROUTES if r.partition(" ")[2] == path)
+            if allowed:
+                return http.error(405, f"{route}: use {', '.join(allowed)} {path}", request_id)
+            return http.error(404, f"no route {route}", request_id)
+        result = ROUTES[route](event)
+        if http.size(result) > http.MAX_RESPONSE_BYTES:
+            return _too_large(route, result, request_id)
+        return result
     except RequestError as error:
-        return http.response(400, {"error": str(error), "requestId": request_id})
+        return http.error(400, str(error), request_id)
     except ArtefactError as error:
         logger.error("Artefacts unavailable (request %s): %s", request_id, error)
-        return http.response(503, {"error": str(error), "requestId": request_id})
+        return http.error(503, str(error), request_id)
     except Exception:
         # The trace goes to the log, never to the client.
         logger.exception("Unexpected failure in %s (request %s)", route, request_id)
-        return http.response(500, {"error": "internal error", "requestId": request_id})
+        return http.error(500, "internal error", request_id)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

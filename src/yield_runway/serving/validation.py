@@ -11,9 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from yield_runway.features.snapshot import MAX_MAGNITUDE, object_problems
+from yield_runway.features.snapshot import MAX_MAGNITUDE, is_unicode, object_problems
+
+from .apigateway import shorten
 
 PROBLEM_MESSAGES = {
+    "invalid_text": "text that is not valid Unicode (a lone surrogate escape such as \\ud800)",
     "not_an_object": "expected a pool object",
     "missing_pool": "missing or empty `pool`",
     "non_numeric_value": "apy, tvlUsd, apyBase and apyReward must be numbers or null",
@@ -25,15 +28,23 @@ class RequestError(ValueError):
     """A bad request; the message is returned to the client."""
 
 
+# The legacy contract's facts: these features cannot be negative, and these are codes (-1 unknown).
+NON_NEGATIVE_FEATURES = ("apy", "tvlUsd", "apyMeanExpanding", "apyStdExpanding")
+CODE_FEATURES = ("chain_factorized", "project_factorized")
+MAX_WARNINGS = 20
+
+
 def json_body(event: dict[str, Any]) -> Any:
     """The request body as JSON, base64-decoded first when API Gateway says so."""
     body = event.get("body")
     if body is None or body == "":
         raise RequestError("request body is empty: expected a JSON array")
+    if not isinstance(body, str):
+        raise RequestError(f"body must be a string of JSON, got {type(body).__name__}")
     if event.get("isBase64Encoded"):
         try:
             body = base64.b64decode(body, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError) as error:
+        except (binascii.Error, UnicodeDecodeError, ValueError) as error:
             raise RequestError(f"body is not valid base64-encoded UTF-8: {error}") from None
     try:
         return json.loads(body)
@@ -70,7 +81,10 @@ def feature_matrix(body: Any, features: Sequence[str], max_rows: int) -> np.ndar
             missing = sorted(expected - row.keys())
             unknown = sorted(row.keys() - expected)
             parts = [f"missing feature(s) {', '.join(missing)}"] if missing else []
-            parts += [f"unknown feature(s) {', '.join(map(str, unknown))}"] if unknown else []
+            names = ", ".join(
+                shorten(repr(k) if not is_unicode(k) else str(k), 60) for k in unknown[:5]
+            )
+            parts += [f"unknown feature(s) {names}"] if unknown else []
             raise RequestError(f"row {i}: {'; '.join(parts)}")
     values = [[row[f] for f in features] for row in rows]
     for i, row in enumerate(values):
@@ -78,7 +92,8 @@ def feature_matrix(body: Any, features: Sequence[str], max_rows: int) -> np.ndar
             name, value = next(
                 (f, v) for f, v in zip(features, row, strict=True) if not _is_number(v)
             )
-            raise RequestError(f"row {i}, feature {name}: {json.dumps(value)} is not a number")
+            text = shorten(json.dumps(value), 60)
+            raise RequestError(f"row {i}, feature {name}: {text} is not a number")
     try:
         matrix = np.asarray(values, dtype=float)
     except OverflowError:
@@ -93,6 +108,37 @@ def feature_matrix(body: Any, features: Sequence[str], max_rows: int) -> np.ndar
         i, j = np.argwhere(too_large)[0]
         raise RequestError(f"row {i}, feature {features[j]}: {matrix[i, j]:g} is out of range")
     return matrix
+
+
+def legacy_warnings(
+    matrix: np.ndarray, features: Sequence[str], mapping: dict[str, dict[str, int]]
+) -> list[str]:
+    """Reject values the legacy features cannot take; warn of codes training never saw."""
+    for j, name in enumerate(features):
+        if name in NON_NEGATIVE_FEATURES and (matrix[:, j] < 0).any():
+            i = int(np.flatnonzero(matrix[:, j] < 0)[0])
+            raise RequestError(f"row {i}, feature {name}: {matrix[i, j]:g} is negative")
+    warnings = []
+    for name in CODE_FEATURES:
+        codes = matrix[:, list(features).index(name)]
+        if (codes != np.round(codes)).any():
+            i = int(np.flatnonzero(codes != np.round(codes))[0])
+            raise RequestError(f"row {i}, feature {name}: {codes[i]:g} is not an integer code")
+        if (codes < -1).any():
+            i = int(np.flatnonzero(codes < -1)[0])
+            raise RequestError(
+                f"row {i}, feature {name}: {codes[i]:g} is not a code (codes are >= 0; -1 unknown)"
+            )
+        known = np.append(np.fromiter(mapping.get(name, {}).values(), dtype=float), -1.0)
+        unseen = np.flatnonzero(~np.isin(codes, known))
+        warnings += [
+            f"row {i}: {name} {codes[i]:g} is not a code training saw; scored as given, though "
+            "DefiLlama sends -1 for an unknown chain or project"
+            for i in unseen[:MAX_WARNINGS]
+        ]
+        if len(unseen) > MAX_WARNINGS:
+            warnings.append(f"{len(unseen) - MAX_WARNINGS} more rows with an unseen {name}")
+    return warnings
 
 
 def pool_objects(body: Any, max_rows: int) -> list[dict[str, Any]]:

@@ -143,3 +143,19 @@ def test_a_request_of_three_pools_is_scored_against_the_hourly_runs_market(proje
     # The check can fail: scored against themselves, the three pools would see another market.
     own = market.add_features(three, params["feature_engineering"]["market_context"])
     assert not np.allclose(own["mkt_apy_pct_rank"], three["mkt_apy_pct_rank"])
+
+
+def test_an_object_with_invalid_text_is_skipped_and_counted_not_the_run(project):
+    root, snapshot, last_day = project
+    bad = [{**snapshot[5], "pool": "p\ud800"}, {**snapshot[6], "chain": "Eth\udc00", "pool": "z"}]
+    (root / "data/01_raw/pools_snapshot.json").write_text(json.dumps(snapshot + bad))
+    at = (last_day + pd.Timedelta(days=1, hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    summary = _run(root, at)
+    assert summary["skipped"]["invalid_text"] == 2
+    table = pd.read_parquet(
+        root / f"data/07_model_output/hourly_predictions/{pd.Timestamp(at):%Y-%m-%dT%H}.parquet"
+    )
+    assert summary["pools_scored"] > 0 and "z" not in set(table["pool"])
+    enriched = json.loads((root / "data/07_model_output/dataEnriched_latest.json").read_text())
+    # The objects themselves pass through, with no predictions: nothing of them is lost.
+    assert enriched[-1]["pool"] == "z" and enriched[-1]["predictions"]["predictedClass"] is None
