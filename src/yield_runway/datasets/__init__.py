@@ -1,5 +1,6 @@
 """Custom Kedro datasets of the project."""
 
+from yield_runway.datasets.atomic import AtomicDataset
 from yield_runway.datasets.csv_batches import CSVBatches, CSVBatchesDataset
 
-__all__ = ["CSVBatches", "CSVBatchesDataset"]
+__all__ = ["AtomicDataset", "CSVBatches", "CSVBatchesDataset"]

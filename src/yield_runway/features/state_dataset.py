@@ -1,16 +1,32 @@
-"""A Kedro dataset for the feature state: Parquet, replaced atomically on save."""
+"""A Kedro dataset for the feature state: Parquet, replaced atomically, and only if unchanged.
+
+The state is read at the start of an hourly run and written at its end. Two runs at once would
+both read the same state and the later write would drop the other's update, so a save is a
+compare-and-swap: the loaded state carries its version (`attrs["version"]`: the S3 ETag, or the
+local file's identity), and the save replaces the stored state only while it is still that
+version (a conditional PUT with If-Match on S3; a check under a file lock locally). Otherwise it
+raises StateConflictError and writes nothing: the run fails, and its retry starts from the
+newer state. A state without a version (a fresh one, built by training) replaces any other.
+"""
 
 from __future__ import annotations
 
 import io
 import os
-import uuid
 from pathlib import PurePosixPath
 from typing import Any
 
 import fsspec
 import pandas as pd
 from kedro.io.core import AbstractDataset, DatasetError, get_filepath_str, get_protocol_and_path
+
+from yield_runway.datasets.atomic import file_lock, write_bytes
+
+VERSION = "version"
+
+
+class StateConflictError(DatasetError):
+    """The stored state changed since this run read it: another run committed first."""
 
 
 class FeatureStateDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
@@ -31,47 +47,85 @@ class FeatureStateDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         self._fs = fsspec.filesystem(protocol, **(credentials or {}), **(fs_args or {}))
         self.metadata = metadata
 
+    def _version(self) -> str | None:
+        """The stored state's version: its ETag on S3, (inode, mtime, size) locally."""
+        if self._protocol == "file":
+            try:
+                return _identity(os.stat(self._path))
+            except FileNotFoundError:
+                return None
+        self._fs.invalidate_cache(self._path)
+        try:
+            return str(self._fs.info(self._path)["ETag"])
+        except FileNotFoundError:
+            return None
+
     def load(self) -> pd.DataFrame:
-        """Read the state; a missing state names the run that creates it."""
+        """Read the state and its version; a missing state names the run that creates it."""
         if not self._fs.exists(self._path):
             raise DatasetError(
                 f"No feature state at {self._filepath}: `kedro run --pipeline=training` "
                 "builds it (node build_feature_state)."
             )
-        with self._fs.open(self._path, "rb") as handle:
-            return pd.read_parquet(handle)
+        if self._protocol == "file":
+            # The identity of the open file is that of the bytes read, even if a rename
+            # replaces the path meanwhile (the open file keeps its inode).
+            with open(self._path, "rb") as handle:
+                version, payload = _identity(os.fstat(handle.fileno())), handle.read()
+        else:
+            with self._fs.open(self._path, "rb") as handle:
+                version, payload = str(handle.details["ETag"]), handle.read()
+        state = pd.read_parquet(io.BytesIO(payload))
+        state.attrs[VERSION] = version
+        return state
 
     def save(self, data: pd.DataFrame) -> None:
-        """Serialise in memory, then replace the stored state in one step."""
+        """Serialise in memory, then replace the stored state in one step, if unchanged."""
         buffer = io.BytesIO()
         data.to_parquet(buffer, index=False)
         payload = buffer.getvalue()
+        expected = data.attrs.get(VERSION)
         if self._protocol == "file":
-            # Write a temporary file next to the target and rename it over the target: a rename
-            # within one filesystem is atomic, so a crash leaves the previous state intact.
-            directory = os.path.dirname(self._path) or "."
-            os.makedirs(directory, exist_ok=True)
-            temporary = os.path.join(
-                directory, f".{os.path.basename(self._path)}.{uuid.uuid4().hex}"
-            )
-            try:
-                with open(temporary, "wb") as handle:
-                    handle.write(payload)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(temporary, self._path)
-            finally:
-                if os.path.exists(temporary):
-                    os.remove(temporary)
+            with file_lock(self._path):
+                self._check(expected, self._version())
+                write_bytes(self._path, payload)
         else:
-            # An object store replaces an object in one request: S3 serves the previous object
-            # until a PUT (or a multipart upload, on completion) succeeds, never a partial one,
-            # so there is no temporary key to rename and nothing half-written to clean up.
-            self._fs.pipe_file(self._path, payload)
+            # One PUT replaces the object whole; If-Match makes it conditional on the version
+            # read, so of two runs at once the second fails instead of losing the first's update.
+            condition = {"IfMatch": expected} if expected else {}
+            try:
+                self._fs.pipe_file(self._path, payload, **condition)
+            except OSError as error:
+                if _precondition_failed(error):
+                    self._check(expected, "changed")
+                raise
         self._fs.invalidate_cache(self._path)
+
+    def _check(self, expected: str | None, stored: str | None) -> None:
+        """Raise StateConflictError unless the stored state is the version this run read."""
+        if expected is not None and stored != expected:
+            raise StateConflictError(
+                f"The feature state at {self._filepath} changed since this run read it (another "
+                "run committed first): nothing was written; a retry starts from the newer state."
+            )
 
     def _exists(self) -> bool:
         return bool(self._fs.exists(self._path))
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._filepath, "protocol": self._protocol}
+
+
+def _identity(stat: os.stat_result) -> str:
+    """A local file's version: a save renames a new file in, so inode and mtime change."""
+    return f"{stat.st_ino}:{stat.st_mtime_ns}:{stat.st_size}"
+
+
+def _precondition_failed(error: BaseException) -> bool:
+    """True when S3 refused a conditional write (s3fs wraps botocore's error in an OSError)."""
+    while error is not None:
+        code = getattr(error, "response", {}).get("Error", {}).get("Code")
+        if code in ("PreconditionFailed", "412"):
+            return True
+        error = error.__cause__ or error.__context__
+    return False

@@ -78,6 +78,8 @@ def advance_feature_state(
         )
     days = state.trailing_days(params)
     updated = state.update_state(feature_state, snapshot_rows, run_timestamp, days)
+    # The version read travels with the state: its commit replaces only that version.
+    updated.attrs = dict(feature_state.attrs)
     logger.info("Feature state: %d pools (%d before)", len(updated), len(feature_state))
     return updated
 
@@ -197,6 +199,34 @@ def enrich_snapshot(
             {**item, "predictions": predictions.get(pool, empty), "features": features.get(pool)}
         )
     return enriched, {run_timestamp.strftime(params["partition_format"]): enriched}
+
+
+def commit_feature_state(
+    feature_state_advanced: pd.DataFrame,
+    hourly_predictions: dict[str, Any],
+    dataEnriched_hourly: dict[str, Any],
+    run_timestamp: pd.Timestamp,
+    params: dict[str, Any],
+) -> tuple[pd.DataFrame, str]:
+    """The advanced state to store, once this run's hourly outputs are stored whole.
+
+    The state is written last: a run killed before it leaves the previous state, so its retry
+    is not refused as stale and redoes the hour; the outputs it rewrites are the same.
+    """
+    key = run_timestamp.strftime(params["partition_format"])
+    stored = {"hourly_predictions": hourly_predictions, "dataEnriched_hourly": dataEnriched_hourly}
+    missing = [name for name, partitions in stored.items() if key not in partitions]
+    if missing:
+        raise RuntimeError(f"run {key}: {', '.join(missing)} not stored; the state is not advanced")
+    return feature_state_advanced, key
+
+
+def publish_latest(
+    enriched: list[dict[str, Any]], market_context: dict[str, Any], committed: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The run's latest copies (dataEnriched_latest, the market context), after its state."""
+    logger.info("Run %s committed: publishing the latest snapshot and market", committed)
+    return enriched, market_context
 
 
 def summarise_run(

@@ -5,9 +5,11 @@ from kedro.pipeline import Node, Pipeline
 from .nodes import (
     advance_feature_state,
     build_hourly_partition,
+    commit_feature_state,
     compute_serving_features,
     enrich_snapshot,
     parse_pools_snapshot,
+    publish_latest,
     resolve_run_timestamp,
     score_pools,
     summarise_market_context,
@@ -40,13 +42,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:feature_engineering",
                     "params:data_engineering.daily_aggregation",
                 ],
-                outputs="feature_state_updated",
+                outputs="feature_state_advanced",
                 name="advance_feature_state",
             ),
             Node(
                 compute_serving_features,
                 inputs=[
-                    "feature_state_updated",
+                    "feature_state_advanced",
                     "snapshot_rows",
                     "inference_run_timestamp",
                     "categorical_mapping",
@@ -59,7 +61,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 summarise_market_context,
                 inputs=["serving_features", "params:feature_engineering"],
-                outputs="market_context_latest",
+                outputs="market_context_run",
                 name="summarise_market_context",
             ),
             Node(
@@ -94,8 +96,29 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "feature_list",
                     "params:inference",
                 ],
-                outputs=["dataEnriched_latest", "dataEnriched_hourly"],
+                outputs=["enriched_snapshot", "dataEnriched_hourly"],
                 name="enrich_snapshot",
+            ),
+            # Outputs first, the state last, the latest copies after it: a run killed anywhere
+            # leaves either the previous hour's state and copies or this hour's, never a mix
+            # that refuses the retry.
+            Node(
+                commit_feature_state,
+                inputs=[
+                    "feature_state_advanced",
+                    "hourly_predictions",
+                    "dataEnriched_hourly",
+                    "inference_run_timestamp",
+                    "params:inference",
+                ],
+                outputs=["feature_state_updated", "committed_run"],
+                name="commit_feature_state",
+            ),
+            Node(
+                publish_latest,
+                inputs=["enriched_snapshot", "market_context_run", "committed_run"],
+                outputs=["dataEnriched_latest", "market_context_latest"],
+                name="publish_latest",
             ),
             Node(
                 summarise_run,

@@ -1,0 +1,91 @@
+"""Whole-or-nothing saves and the feature state's compare-and-swap, on disk and on S3."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import boto3
+import pandas as pd
+import pytest
+
+from yield_runway.datasets import atomic
+from yield_runway.datasets.atomic import AtomicDataset
+from yield_runway.features.state_dataset import FeatureStateDataset, StateConflictError
+
+
+def test_a_save_killed_before_its_rename_leaves_the_old_file_and_the_next_save_cleans_up(
+    tmp_path, monkeypatch
+):
+    target = tmp_path / "out" / "latest.json"
+    dataset = AtomicDataset(filepath=str(target), dataset="json.JSONDataset")
+    dataset.save({"run": 1})
+
+    def killed(*args):  # the process dies between writing the temporary file and renaming it
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        dataset.save({"run": 2})
+    assert json.loads(target.read_text()) == {"run": 1}
+    monkeypatch.undo()
+    # A SIGKILL runs no `finally`: an orphan like the one it would leave.
+    orphan = atomic.temporary_path(str(target))
+    Path(orphan).write_text('{"run": 2')
+    dataset.save({"run": 3})
+    assert json.loads(target.read_text()) == {"run": 3}
+    assert sorted(os.listdir(target.parent)) == ["latest.json"]
+
+
+def test_partitions_ignore_temporary_files(tmp_path):
+    from kedro_datasets.partitions import PartitionedDataset
+
+    folder = tmp_path / "hourly"
+    parts = PartitionedDataset(
+        path=str(folder),
+        dataset={"type": "yield_runway.datasets.AtomicDataset", "dataset": "pandas.ParquetDataset"},
+        filename_suffix=".parquet",
+    )
+    parts.save({"2025-11-01T00": pd.DataFrame({"a": [1]})})
+    Path(atomic.temporary_path(str(folder / "2025-11-01T01.parquet"))).write_text("PAR")
+    loaded = parts.load()
+    assert list(loaded) == ["2025-11-01T00"] and loaded["2025-11-01T00"]()["a"].tolist() == [1]
+
+
+def _state(n: int) -> pd.DataFrame:
+    return pd.DataFrame({"pool": [f"p{i}" for i in range(n)], "count": range(n)})
+
+
+def _check_compare_and_swap(filepath: str, **fs: dict) -> None:
+    first = FeatureStateDataset(filepath=filepath, **fs)
+    first.save(_state(1))  # a fresh state (no version) replaces anything
+    run_a = first.load()
+    run_b = FeatureStateDataset(filepath=filepath, **fs).load()
+    assert run_a.attrs["version"] == run_b.attrs["version"] is not None
+    # Run B commits first; run A, which read the same version, must not overwrite it.
+    committed = _state(2)
+    committed.attrs = dict(run_b.attrs)
+    first.save(committed)
+    with pytest.raises(StateConflictError, match="changed since this run read it"):
+        updated = _state(3)
+        updated.attrs = dict(run_a.attrs)
+        first.save(updated)
+    assert len(first.load()) == 2
+    # Its retry reads the newer version and commits.
+    retry = first.load()
+    updated = _state(4)
+    updated.attrs = dict(retry.attrs)
+    first.save(updated)
+    assert len(first.load()) == 4
+
+
+def test_state_commit_is_conditional_on_disk(tmp_path):
+    _check_compare_and_swap(str(tmp_path / "04_feature" / "feature_state.parquet"))
+    assert not [p for p in os.listdir(tmp_path / "04_feature") if p.endswith(".tmp")]
+
+
+def test_state_commit_is_conditional_on_s3(s3_server):
+    boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket="runway")
+    fs_args = {"client_kwargs": {"endpoint_url": s3_server}, "skip_instance_cache": True}
+    _check_compare_and_swap("s3://runway/prod/04_feature/feature_state.parquet", fs_args=fs_args)
