@@ -35,8 +35,6 @@ def small_test_parameters() -> dict:
         "max_iter": 30,
     }
     params["feature_importance"] = {**params["feature_importance"], "n_rows": 500, "n_repeats": 2}
-    # Two folds: the later one judges the calibration methods fit on the earlier one.
-    params["calibration"] = {**params["calibration"], "selection_folds": 1}
     return params
 
 
@@ -126,7 +124,7 @@ def write_small_conf(root: Path) -> Path:
     (root / "conf" / "local").mkdir()
     (root / "src").mkdir()  # bootstrap_project wants it; the package itself is installed
     small = small_test_parameters()
-    overrides = {k: small[k] for k in ("split", "models", "feature_importance", "calibration")}
+    overrides = {k: small[k] for k in ("split", "models", "feature_importance")}
     (root / "conf" / "local" / "parameters.yml").write_text(yaml.safe_dump(overrides))
     return root
 

@@ -60,6 +60,7 @@ def test_rank_is_pandas_percentile_rank_on_random_days():
     rows = pd.DataFrame(
         {
             "date": pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 20, n), "D"),
+            "pool": [f"p{i}" for i in range(n)],
             # Few distinct values: many ties.
             "apy": rng.integers(0, 30, n).astype(float),
         }
@@ -85,11 +86,24 @@ def test_stored_context_scores_a_few_pools_against_the_whole_market():
     # Against itself only, the pool would be the whole market: rank 1, at its own median.
     own = market.add_features(alone, PARAMS)
     assert own["mkt_apy_rel_median"].iloc[0] == 0.0 != scored["mkt_apy_rel_median"].iloc[0]
-    # A value the stored market never saw ranks as if inserted: below 2 of 3 APYs (0, 2, 4).
-    new = alone.assign(apy=3.0, project="unknown")
-    out = market.apply(new, market.restamp(stored, pd.Timestamp("2025-01-03")), PARAMS)
-    assert out["mkt_apy_pct_rank"].iloc[0] == pytest.approx(2.5 / 3)
+    # The pool's own stored APY (4) is replaced by the one it sends: 1 ranks 2nd of 0, 1, 2.
+    later = market.restamp(stored, pd.Timestamp("2025-01-03"))
+    new = alone.assign(apy=1.0, project="unknown")
+    out = market.apply(new, later, PARAMS)
+    assert out["mkt_apy_pct_rank"].iloc[0] == pytest.approx(2 / 3)
     assert np.isnan(out["project_median_apy_logchg_7d"].iloc[0])
+    # Above every pool it ranks 1, never more; a pool new to the market joins it (4 pools).
+    top = market.apply(alone.assign(apy=50.0), later, PARAMS)["mkt_apy_pct_rank"].iloc[0]
+    newcomer = market.apply(alone.assign(pool="x", apy=50.0), later, PARAMS)
+    assert top == 1.0 and newcomer["mkt_apy_pct_rank"].iloc[0] == 1.0
+    middle = market.apply(alone.assign(pool="x", apy=3.0), later, PARAMS)
+    assert middle["mkt_apy_pct_rank"].iloc[0] == pytest.approx(3 / 4)
+
+
+def test_no_market_gives_no_context_features():
+    empty = market.from_records(market.to_records(market.summarise(_rows().iloc[:0], PARAMS)))
+    out = market.apply(_rows(), empty, PARAMS)
+    assert out[market.feature_names(PARAMS)].isna().all().all()
 
 
 def test_a_stored_context_holds_one_date():

@@ -91,10 +91,14 @@ def _run(current: pd.DataFrame, objects: list[dict], at: pd.Timestamp, h: dict) 
     return state.update_state(current, rows, at, state.trailing_days(h["fe"]))
 
 
-def _serve(current: pd.DataFrame, objects: list[dict], at: pd.Timestamp, h: dict) -> pd.DataFrame:
+def _serve(
+    current: pd.DataFrame, objects: list[dict], at: pd.Timestamp, h: dict, universe=None
+) -> pd.DataFrame:
     """Features the hourly run computes for the snapshot's pools."""
     rows, _ = parse_snapshot(objects, h["de"], h["de"]["apy_max"])
-    return state.serving_features(current, rows, at, h["mapping"], h["fe"], h["target"])
+    return state.serving_features(
+        current, rows, at, h["mapping"], h["fe"], h["target"], market_universe=universe
+    )
 
 
 def _assert_same_features(served: pd.DataFrame, day: pd.Timestamp, h: dict) -> set[str]:
@@ -132,6 +136,30 @@ def test_hourly_runs_reproduce_training_features_every_day(history):
     assert compared > 500
     # Every feature was compared on real values somewhere, the realised label and context too.
     assert with_values == set(h["feature_list"])
+
+
+def test_pools_outside_the_training_universe_do_not_move_the_market(history):
+    """A snapshot listing more pools than training saw (the live API's full list)."""
+    h = history
+    clean = h["clean"].assign(date=h["clean"]["timestamp"].dt.tz_convert(None).dt.floor("D"))
+    day = sorted(clean["date"].unique())[40]
+    current = state.build_state(h["daily"].loc[h["daily"]["date"] < day], h["fe"])
+    observed = _snapshot_objects(clean.loc[clean["date"] == day].groupby("pool").tail(1))
+    strangers = [
+        {**o, "pool": f"other-{i}", "apy": 50.0 + i, "project": "new-dex"}
+        for i, o in enumerate(observed * 3)
+    ]
+    at = pd.Timestamp(day) + pd.Timedelta(hours=23)
+    universe = sorted(h["daily"]["pool"].unique())
+    current = _run(current, observed + strangers, at, h)
+    served = _serve(current, observed + strangers, at, h, universe)
+    _assert_same_features(served.iloc[: len(observed)], pd.Timestamp(day), h)
+    # Without the universe the strangers would be the market: the ranks move.
+    mixed = _serve(current, observed + strangers, at, h)
+    assert not np.allclose(
+        mixed["mkt_apy_pct_rank"].iloc[: len(observed)],
+        served["mkt_apy_pct_rank"].iloc[: len(observed)],
+    )
 
 
 def test_state_built_from_history_matches_training_for_many_days(history):

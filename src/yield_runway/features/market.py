@@ -49,7 +49,7 @@ def summarise(rows: pd.DataFrame, params: Mapping[str, Any]) -> dict[str, pd.Dat
         scope: _medians(seen.dropna(subset=[scope]), ["date", scope], params["group_changes"])
         for scope in ("project", "chain")
     }
-    apys = seen[["date", "apy"]].sort_values(["date", "apy"], kind="stable")
+    apys = seen[["date", "pool", "apy"]].sort_values(["date", "apy"], kind="stable")
     return {"apy": apys.reset_index(drop=True), "market": market, **groups}
 
 
@@ -73,16 +73,36 @@ def _rank_counts(query: pd.DataFrame, reference: pd.DataFrame, ties_first: bool)
 
 
 def _pct_rank(rows: pd.DataFrame, apys: pd.DataFrame) -> np.ndarray:
-    """Each row's APY percentile rank among its date's APYs, ties averaged (pandas' pct rank)."""
+    """Each row's APY percentile rank among its date's APYs, ties averaged (pandas' pct rank).
+
+    A row ranks among the other pools of the reference and its own current APY: in training
+    and in the hourly run its own entry is that same value, so this is pandas' rank; a request
+    scored against a stored market replaces its pool's stored APY by the one it sends, or joins
+    the market if its pool was not in it. So a rank is always in (0, 1].
+    """
     has_apy = rows["apy"].notna().to_numpy()
-    query = rows.loc[has_apy, ["date", "apy"]].reset_index(drop=True)
-    below = _rank_counts(query, apys, ties_first=True)
-    at_most = _rank_counts(query, apys, ties_first=False)
-    total = query["date"].map(apys.groupby("date").size()).to_numpy(dtype=float)
-    # Average rank of a tie run (1-based) over the number of pools; a value outside the
-    # reference ranks as if inserted (below + 0.5).
+    query = rows.loc[has_apy, ["date", "pool", "apy"]].reset_index(drop=True)
+    below = _rank_counts(query, apys[["date", "apy"]], ties_first=True)
+    at_most = _rank_counts(query, apys[["date", "apy"]], ties_first=False)
+    total = query["date"].map(apys.groupby("date").size()).fillna(0).to_numpy(dtype=float)
+    own = (
+        query[["date", "pool"]]
+        .merge(
+            apys.drop_duplicates(["date", "pool"], keep="last"), on=["date", "pool"], how="left"
+        )["apy"]
+        .to_numpy(dtype=float)
+    )
+    x = query["apy"].to_numpy(dtype=float)
+    has_own = ~np.isnan(own)
+    below_others = below - (has_own & (own < x))
+    ties_others = at_most - below - (has_own & (own == x))
+    others = total - has_own
     rank = np.full(len(rows), np.nan)
-    rank[has_apy] = (below + (at_most - below + 1) / 2) / total
+    # Average 1-based rank of the tie run that the row's own value joins, over the pools.
+    # No market that day (no pool of the universe observed): no rank.
+    rank[has_apy] = np.where(
+        total > 0, (below_others + (ties_others + 2) / 2) / (others + 1), np.nan
+    )
     return rank
 
 
@@ -102,13 +122,20 @@ def apply(
         "mkt_median_apy": np.log1p(market["apy_median"]).to_numpy(),
     }
     for change in params["market_changes"]:
-        new[f"mkt_median_{change}"] = market[f"{change}_median"].to_numpy()
+        new[f"mkt_median_{change}"] = _values(market, f"{change}_median")
     for scope in ("project", "chain"):
         group = rows[["date", scope]].merge(context[scope], on=["date", scope], how="left")
         for change in params["group_changes"]:
-            new[f"{scope}_median_{change}"] = group[f"{change}_median"].to_numpy()
+            new[f"{scope}_median_{change}"] = _values(group, f"{change}_median")
     missing = rows["apy"].isna().to_numpy()
     return rows.assign(**{k: np.where(missing, np.nan, v) for k, v in new.items()})
+
+
+def _values(table: pd.DataFrame, column: str) -> np.ndarray:
+    """A merged column as floats; NaN when the context has no such statistic (no pool)."""
+    if column not in table:
+        return np.full(len(table), np.nan)
+    return table[column].to_numpy(dtype=float)
 
 
 def add_features(rows: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:
@@ -133,6 +160,12 @@ def to_records(context: Mapping[str, pd.DataFrame]) -> dict[str, list[dict[str, 
     return out
 
 
+def _columns(scope: str, records: Mapping[str, list[dict[str, Any]]]) -> list[str]:
+    """The columns of an empty context table (only the date-keyed tables' medians vary)."""
+    keys = {"apy": ["date", "pool", "apy"], "market": ["date", "apy_median", "pools"]}
+    return keys.get(scope, ["date", scope, "pools"])
+
+
 def from_records(records: Mapping[str, list[dict[str, Any]]]) -> dict[str, pd.DataFrame]:
     """A context from its JSON records."""
     missing = [scope for scope in ("apy", *SCOPES) if scope not in records]
@@ -141,9 +174,9 @@ def from_records(records: Mapping[str, list[dict[str, Any]]]) -> dict[str, pd.Da
     out = {}
     for scope in ("apy", *SCOPES):
         table = pd.DataFrame.from_records(records[scope])
-        if table.empty:
-            table = pd.DataFrame({"date": pd.Series(dtype="datetime64[us]")})
-        numeric = [c for c in table.columns if c not in ("date", "project", "chain")]
+        if table.empty:  # no pool observed: the tables keep their columns, with no rows
+            table = pd.DataFrame(columns=_columns(scope, records))
+        numeric = [c for c in table.columns if c not in ("date", "pool", "project", "chain")]
         out[scope] = table.assign(
             date=pd.to_datetime(table["date"]).astype("datetime64[us]"),
             **{c: pd.to_numeric(table[c]).astype(float) for c in numeric},

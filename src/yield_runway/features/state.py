@@ -16,7 +16,7 @@ All functions are pure and vectorised over pools.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -305,12 +305,14 @@ def serving_features(
     params: Mapping[str, Any],
     target_params: Mapping[str, Any],
     context: Mapping[str, pd.DataFrame] | None = None,
+    market_universe: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """Every feature for today for each pool in `pools`, computed by the training feature code.
 
     `pools` holds one row per pool with today's chain, project and flags (state values fill
     gaps). Pools unknown to the state get an empty history. The market context is that of
-    `pools` themselves (the hourly run's whole snapshot) unless a stored `context` is given.
+    `pools` themselves (the hourly run's snapshot), of those in `market_universe` when given
+    (the pools training's market was made of), unless a stored `context` is given.
     """
     days = trailing_days(params)
     if days < target_params["horizon_days"]:
@@ -348,5 +350,10 @@ def serving_features(
     current = current.assign(**{daily.REALISED_TARGET: realised})
     market_params = params["market_context"]
     if context is None:
-        return market.add_features(current, market_params)
+        members = (
+            current
+            if market_universe is None
+            else current.loc[current["pool"].isin(set(market_universe)).to_numpy(bool)]
+        )
+        return market.apply(current, market.summarise(members, market_params), market_params)
     return market.apply(current, market.restamp(context, today), market_params)

@@ -163,6 +163,11 @@ class ArtefactStore:
             tag = self._tag(path)
             if artefacts.market_context is None or tag != artefacts.market_tag:
                 with self.fs.open(path, "rb") as handle:
-                    artefacts.market_context = json.load(handle)
-                artefacts.market_tag = tag
+                    context = json.load(handle)
+                if not (isinstance(context, dict) and context.get("apy")):
+                    raise ArtefactError(
+                        f"{self.uri}/{MARKET_PATH} holds no market (no pool observed): rerun"
+                        " the hourly `inference` or copy training's data/" + MARKET_PATH
+                    )
+                artefacts.market_context, artefacts.market_tag = context, tag
             return artefacts.market_context

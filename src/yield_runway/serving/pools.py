@@ -59,7 +59,7 @@ def predict_pools(
         artefacts.categorical_mapping,
         fe,
         params["target"],
-        store.market_context(),
+        market_context=store.market_context(),
     )
     scored = score_pools(
         features,

@@ -130,8 +130,13 @@ def test_a_request_of_three_pools_is_scored_against_the_hourly_runs_market(proje
         root / f"data/07_model_output/hourly_predictions/{at:%Y-%m-%dT%H}.parquet"
     )
     served = table.loc[table["served"]]
-    # The market is every snapshot pool observed today, not only the served ones.
-    assert len(stored["apy"]) == int(table["apy"].notna().sum()) > len(served) > 3
+    # The market is every snapshot pool of the training universe observed today, not only the
+    # served ones ("brand-new" was never in training's history).
+    universe = table["pool"].ne("brand-new")
+    assert len(stored["apy"]) == int(table["apy"].notna()[universe].sum()) > 3
+    # pool-000 has no APY today (scored from its history), so is not in today's market.
+    assert set(served["pool"]) - {row["pool"] for row in stored["apy"]} == {"pool-000"}
+    assert "brand-new" not in {row["pool"] for row in stored["apy"]}
     three = served.iloc[[0, len(served) // 2, -1]]
     objects = [o for o in snapshot if isinstance(o, dict) and o.get("pool") in set(three["pool"])]
     params = load_parameters(str(root / "conf"), "base")

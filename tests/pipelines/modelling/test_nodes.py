@@ -53,9 +53,12 @@ def test_purge_shorter_than_horizon_is_rejected():
     table = pd.DataFrame({"date": pd.date_range("2025-01-01", periods=10)})
     split = {"holdout_fraction": 0.3, "purge_days": 1, "cv_folds": 1, "min_train_days": 1}
     with pytest.raises(
-        ValueError, match="purge_days \\(1\\) must be at least the label horizon \\(2\\)"
+        ValueError, match="split.purge_days \\(1\\) must be at least the label horizon \\(2\\)"
     ):
-        make_evaluation_splits(table, split, TARGET)
+        make_evaluation_splits(table, split, TARGET, {})
+    boosting = {"gb": {"early_stopping": {"purge_days": 1}}}
+    with pytest.raises(ValueError, match="models.gb.early_stopping.purge_days \\(1\\)"):
+        make_evaluation_splits(table, {**split, "purge_days": 2}, TARGET, boosting)
 
 
 def _cv(**fold_aucs: list[float]) -> dict:
@@ -81,15 +84,38 @@ def test_a_simpler_candidate_within_one_standard_error_wins():
     assert select_champion(cv, {**params, "standard_errors": 0.0}) == "b"
 
 
+def test_selection_survives_undefined_fold_aucs_and_a_single_fold():
+    params = {"order": ["a", "b", "c"], "standard_errors": 1.0}
+    # One fold: no noise estimate, the better mean wins (a candidate with no AUC is skipped).
+    assert select_champion(_cv(a=[0.6], b=[0.7], c=[np.nan]), params) == "b"
+    # The best has an undefined fold: compared on the folds both have.
+    cv = _cv(a=[0.70, 0.60, 0.71], b=[0.74, np.nan, 0.75], c=[np.nan, np.nan, np.nan])
+    assert select_champion(cv, params) == "b"
+    with pytest.raises(ValueError, match="no selection candidate has a defined CV ROC AUC"):
+        select_champion(_cv(a=[np.nan], b=[np.nan], c=[np.nan]), params)
+
+
 def test_selection_names_candidates_without_cv_results():
     with pytest.raises(ValueError, match="without CV results: gone"):
         select_champion(_cv(a=[0.6, 0.7]), {"order": ["a", "gone"], "standard_errors": 1.0})
 
 
+def _fold_start(k: int) -> pd.Timestamp:
+    return pd.Timestamp("2025-01-01") + pd.Timedelta(days=40 * k)
+
+
 def _oof(scores_by_fold: list[np.ndarray], targets_by_fold: list[np.ndarray]) -> pd.DataFrame:
+    """Out-of-fold scores of folds 40 days apart, each spread over its first 10 days."""
     return pd.concat(
         [
-            pd.DataFrame({"fold": k, "target": y, "score_m": p})
+            pd.DataFrame(
+                {
+                    "fold": k,
+                    "date": _fold_start(k) + pd.to_timedelta(np.arange(len(p)) % 10, "D"),
+                    "target": y,
+                    "score_m": p,
+                }
+            )
             for k, (p, y) in enumerate(zip(scores_by_fold, targets_by_fold, strict=True))
         ],
         ignore_index=True,
@@ -103,7 +129,10 @@ CALIBRATION = {
     "recentre_folds": False,
     "ece_bins": 10,
 }
-SPLITS = {"folds": [{"fold": k} for k in range(3)]}
+SPLITS = {
+    "purge_days": 5,
+    "folds": [{"fold": k, "validation_start": str(_fold_start(k).date())} for k in range(3)],
+}
 
 
 def _folds(distort, seed: int = 0) -> pd.DataFrame:
@@ -144,18 +173,36 @@ def test_recentred_calibration_does_not_learn_a_drifting_base_rate():
     folds = [drift(s) for s in range(3)]
     oof = _oof([p for p, _ in folds], [y for _, y in folds])
     params = {**CALIBRATION, "methods": ["none", "sigmoid"], "selection_folds": 1}
-    raw, _ = fit_calibrators(oof, SPLITS, "m", "m", params)
+    raw, report = fit_calibrators(oof, SPLITS, "m", "m", params)
+    assert report["m"]["method"] == "sigmoid"
     assert raw["m"].transform(np.array([0.4]))[0] == pytest.approx(0.55, abs=0.03)
     shape, _ = fit_calibrators(oof, SPLITS, "m", "m", {**params, "recentre_folds": True})
     assert shape["m"].transform(np.array([0.4]))[0] == pytest.approx(0.4, abs=0.03)
 
 
-def test_calibration_needs_an_earlier_fold_and_the_raw_option():
-    oof = _folds(lambda t: t)
-    with pytest.raises(ValueError, match="selection_folds must leave an earlier fold"):
-        fit_calibrators(oof, SPLITS, "m", "m", {**CALIBRATION, "selection_folds": 3})
+def test_calibrators_are_judged_only_on_scores_purged_before_the_fold():
+    oof = _folds(lambda t: 1 / (1 + ((1 - t) / t) ** 3))
+    _, report = fit_calibrators(oof, SPLITS, "m", "m", CALIBRATION)
+    # Fold 1 is fit on fold 0 only, fold 2 on folds 0 and 1: every row of them.
+    assert [b["fit_rows"] for b in report["m"]["folds"]["none"]] == [4000, 8000]
+    # A 35-day purge keeps only rows whose 35-day label windows end before the fold: fold 0's
+    # first 5 days for fold 1; fold 0 and fold 1's first 5 days for fold 2.
+    purged = {**SPLITS, "purge_days": 35}
+    _, report = fit_calibrators(oof, purged, "m", "m", CALIBRATION)
+    assert [b["fit_rows"] for b in report["m"]["folds"]["none"]] == [2000, 6000]
+    # A 45-day purge leaves fold 1 nothing earlier to fit on: only fold 2 judges.
+    _, report = fit_calibrators(oof, {**SPLITS, "purge_days": 45}, "m", "m", CALIBRATION)
+    assert report["judging_folds"] == [2]
+    assert [b["fit_rows"] for b in report["m"]["folds"]["none"]] == [4000]
+    # Nothing to judge on: the raw scores are published.
+    far = {**SPLITS, "purge_days": 200}
+    calibrators, report = fit_calibrators(oof, far, "m", "m", CALIBRATION)
+    assert report["judging_folds"] == [] and report["m"]["method"] == "none"
+
+
+def test_calibration_needs_the_raw_option():
     with pytest.raises(ValueError, match="must include none"):
-        fit_calibrators(oof, SPLITS, "m", "m", {**CALIBRATION, "methods": ["sigmoid"]})
+        fit_calibrators(_folds(lambda t: t), SPLITS, "m", "m", {**CALIBRATION, "methods": ["x"]})
 
 
 def test_feature_reference_is_each_pools_latest_observed_row():

@@ -46,9 +46,23 @@ def build_feature_state(pools_daily: pd.DataFrame, params: dict[str, Any]) -> pd
     return feature_state
 
 
+def build_market_universe(pools_daily: pd.DataFrame) -> list[str]:
+    """The pools the training market was made of: the hourly market counts only these."""
+    return sorted(pools_daily.loc[pools_daily["observed"], "pool"].astype(str).unique())
+
+
 def build_market_context(pool_features: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
-    """The market context of the latest training date, for requests before any hourly run."""
-    latest = pool_features.loc[pool_features["date"] == pool_features["date"].max()]
-    context = market.summarise(latest, params["market_context"])
-    logger.info("Market context of %s: %d pools", latest["date"].max().date(), len(context["apy"]))
+    """The market at the end of training, for requests before any hourly run.
+
+    Like a snapshot, it is each pool's latest observed day among the last `stored_days` days
+    (the last day alone can be partly reported), dated the last day.
+    """
+    days = params["market_context"]["stored_days"]
+    last = pool_features["date"].max()
+    recent = pool_features.loc[
+        pool_features["apy"].notna() & (pool_features["date"] > last - pd.Timedelta(days=days))
+    ]
+    latest = recent.sort_values(["pool", "date"]).groupby("pool", observed=True).tail(1)
+    context = market.summarise(latest.assign(date=last), params["market_context"])
+    logger.info("Market context of %s: %d pools", last.date(), len(context["apy"]))
     return market.to_records(context)

@@ -5,6 +5,7 @@ from kedro.pipeline import Node, Pipeline
 from .nodes import (
     build_feature_state,
     build_market_context,
+    build_market_universe,
     compute_pool_features,
     fit_categorical_mapping,
     list_features,
@@ -37,6 +38,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs="params:feature_engineering",
                 outputs="feature_list",
                 name="list_features",
+            ),
+            Node(
+                build_market_universe,
+                inputs="pools_daily",
+                outputs="market_universe",
+                name="build_market_universe",
             ),
             Node(
                 build_market_context,

@@ -91,12 +91,13 @@ def compute_serving_features(
     categorical_mapping: dict[str, Any],
     params: dict[str, Any],
     target_params: dict[str, Any],
+    market_universe: list[str] | None = None,
     market_context: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Every feature of today for each snapshot pool, through the training feature code.
 
-    The market context is the snapshot's own pools unless a stored one is given (an API request
-    of a few pools is scored against the market of the latest hourly run).
+    The market is the snapshot's own pools of the training universe, unless a stored market is
+    given (an API request of a few pools is scored against the latest hourly run's market).
     """
     context = None if market_context is None else market.from_records(market_context)
     features = state.serving_features(
@@ -107,6 +108,7 @@ def compute_serving_features(
         params,
         target_params,
         context,
+        market_universe,
     )
     stale = state.stale_pools(feature_state_updated, run_timestamp)
     stale_pools = set(feature_state_updated.loc[stale, "pool"])
@@ -117,10 +119,12 @@ def compute_serving_features(
 
 
 def summarise_market_context(
-    serving_features: pd.DataFrame, params: dict[str, Any]
+    serving_features: pd.DataFrame, market_universe: list[str], params: dict[str, Any]
 ) -> dict[str, Any]:
-    """The market of this run (every snapshot pool observed today), for the API to score against."""
-    return market.to_records(market.summarise(serving_features, params["market_context"]))
+    """This run's market: the snapshot's pools of the training universe observed today."""
+    members = serving_features["pool"].isin(set(market_universe)).to_numpy(bool)
+    context = market.summarise(serving_features.loc[members], params["market_context"])
+    return market.to_records(context)
 
 
 def use_threads(model: Any, n_jobs: int | None) -> Any:
@@ -222,11 +226,20 @@ def commit_feature_state(
 
 
 def publish_latest(
-    enriched: list[dict[str, Any]], market_context: dict[str, Any], committed: str
+    enriched: list[dict[str, Any]],
+    market_context_run: dict[str, Any],
+    market_context: dict[str, Any],
+    committed: str,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The run's latest copies (dataEnriched_latest, the market context), after its state."""
+    """The run's latest copies (dataEnriched_latest, the market context), after its state.
+
+    A run that observed no pool of the market has no market to store: the previous one stays.
+    """
+    if not market_context_run["apy"]:
+        logger.warning("Run %s observed no pool of the market: the stored market stays", committed)
+        market_context_run = market_context
     logger.info("Run %s committed: publishing the latest snapshot and market", committed)
-    return enriched, market_context
+    return enriched, market_context_run
 
 
 def summarise_run(

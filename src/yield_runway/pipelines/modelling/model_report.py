@@ -93,7 +93,8 @@ def _evaluation_section(metrics: dict[str, Any]) -> list[str]:
         _markdown_table(folds),
         "",
         f"Champion: **{metrics['champion']}** (starred), the simplest candidate whose mean CV ROC"
-        " AUC is within one standard error (paired, per fold) of the best. Brier skill is against"
+        " AUC is within the CV noise (`selection.standard_errors` paired standard errors) of the"
+        " best. Brier skill is against"
         f" the development Stable/Up rate ({metrics['development_positive_rate']:.3f}). Random"
         " forest OOB AUC is optimistic: bootstrap rows overlap in time.",
         "",
@@ -121,9 +122,9 @@ def _calibration_lines(metrics: dict[str, Any]) -> list[str]:
     reliability = pd.DataFrame(metrics["models"]["champion_calibrated"]["reliability"]["holdout"])
     return [
         "Calibration, chosen walk-forward: each of CV folds"
-        f" {calibration['judging_folds']} judges every method fit on the out-of-fold scores of the"
-        " folds before it (mean Brier there); a calibrator is published only when it beats the"
-        " raw scores beyond one standard error.",
+        f" {calibration['judging_folds']} judges every method fit on the out-of-fold scores purged"
+        " before it (mean Brier there); a calibrator is published only when it beats the raw"
+        " scores beyond the noise (`calibration.standard_errors`).",
         "",
         _markdown_table(pd.DataFrame(rows), digits=4),
         "",

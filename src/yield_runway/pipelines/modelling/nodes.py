@@ -49,14 +49,27 @@ def build_model_input(
 
 
 def make_evaluation_splits(
-    model_input_table: pd.DataFrame, split_params: dict[str, Any], target_params: dict[str, Any]
+    model_input_table: pd.DataFrame,
+    split_params: dict[str, Any],
+    target_params: dict[str, Any],
+    models: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     """Define walk-forward CV folds and the out-of-time holdout by date, purged by the horizon."""
-    if split_params["purge_days"] < target_params["horizon_days"]:
-        raise ValueError(
-            f"purge_days ({split_params['purge_days']}) must be at least the label horizon "
-            f"({target_params['horizon_days']}): shorter gaps leak overlapping labels"
-        )
+    horizon = target_params["horizon_days"]
+    purges = {"split.purge_days": split_params["purge_days"]}
+    purges.update(
+        {
+            f"models.{name}.early_stopping.purge_days": spec["early_stopping"]["purge_days"]
+            for name, spec in models.items()
+            if "early_stopping" in spec
+        }
+    )
+    for where, days in purges.items():
+        if days < horizon:
+            raise ValueError(
+                f"{where} ({days}) must be at least the label horizon ({horizon}): shorter"
+                " gaps leak overlapping labels"
+            )
     splits = purged_splits(
         model_input_table["date"],
         split_params["holdout_fraction"],
@@ -149,28 +162,35 @@ def select_champion(cv_results: dict[str, Any], params: dict[str, Any]) -> str:
     Candidates are listed simplest first. The noise is `standard_errors` standard errors of the
     per-fold AUC differences between the best candidate and the simpler one (paired: folds share
     their difficulty), so a more complex model must beat a simpler one by more than that.
+    Folds where either AUC is undefined (one class) are left out of a comparison; with fewer
+    than two folds to compare there is no noise estimate and the better mean wins.
     """
     order = params["order"]
     unknown = [name for name in order if name not in cv_results]
     if unknown:
         raise ValueError(f"selection candidates without CV results: {', '.join(unknown)}")
     aucs = {name: np.array([f["roc_auc"] for f in cv_results[name]["folds"]]) for name in order}
-    best = max(order, key=lambda name: np.nanmean(aucs[name]))
-    for name in order:
-        gap = aucs[best] - aucs[name]
-        noise = params["standard_errors"] * np.nanstd(gap, ddof=1) / np.sqrt(np.isfinite(gap).sum())
-        if np.nanmean(gap) <= noise:
+    scored = [name for name in order if np.isfinite(aucs[name]).any()]
+    if not scored:
+        raise ValueError("no selection candidate has a defined CV ROC AUC on any fold")
+    best = max(scored, key=lambda name: np.nanmean(aucs[name]))
+    for name in scored:
+        gap = (aucs[best] - aucs[name])[np.isfinite(aucs[best] - aucs[name])]
+        noise = 0.0
+        if len(gap) > 1:
+            noise = params["standard_errors"] * gap.std(ddof=1) / np.sqrt(len(gap))
+        if name == best or (len(gap) and gap.mean() <= noise):
             logger.info(
                 "Champion: %s (CV ROC AUC %.3f; best %s %.3f, gap %.3f within %.3f)",
                 name,
                 np.nanmean(aucs[name]),
                 best,
                 np.nanmean(aucs[best]),
-                np.nanmean(gap),
+                gap.mean() if len(gap) else 0.0,
                 noise,
             )
             return name
-    raise AssertionError("unreachable: the best candidate is within its own noise")
+    raise AssertionError("unreachable: the best candidate is returned in the loop")
 
 
 def fit_development_models(
@@ -190,15 +210,52 @@ def fit_development_models(
     return fitted
 
 
-def _calibration_blocks(evaluation_splits: dict[str, Any], params: dict[str, Any]) -> list[int]:
-    """The latest CV folds that judge the calibration methods (each has an earlier fold)."""
-    folds = [fold["fold"] for fold in evaluation_splits["folds"]]
-    n = params["selection_folds"]
-    if not 0 < n < len(folds):
-        raise ValueError(
-            f"calibration.selection_folds must leave an earlier fold to fit on: {n} of {len(folds)}"
-        )
-    return folds[-n:]
+def _purged_fit_rows(
+    cv_predictions: pd.DataFrame, fold: dict[str, Any], purge_days: int
+) -> pd.DataFrame:
+    """Out-of-fold rows whose label windows end before `fold` begins (purged like training)."""
+    end = pd.Timestamp(fold["validation_start"]) - pd.Timedelta(days=purge_days + 1)
+    return cv_predictions.loc[in_range(cv_predictions["date"], None, str(end.date()))]
+
+
+def _judging_folds(
+    cv_predictions: pd.DataFrame, evaluation_splits: dict[str, Any], params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The latest `selection_folds` CV folds that have purged earlier scores of both classes."""
+    purge = evaluation_splits["purge_days"]
+    usable = [
+        fold
+        for fold in evaluation_splits["folds"]
+        if _purged_fit_rows(cv_predictions, fold, purge)["target"].nunique() == 2
+    ]
+    return usable[-params["selection_folds"] :]
+
+
+def _judge_calibration(
+    cv_predictions: pd.DataFrame,
+    column: str,
+    folds: list[dict[str, Any]],
+    purge_days: int,
+    params: dict[str, Any],
+) -> dict[str, list[dict[str, float]]]:
+    """Per method, its metrics on each judging fold, fit on purged out-of-fold scores before it."""
+    judged: dict[str, list[dict[str, float]]] = {m: [] for m in params["methods"]}
+    for fold in folds:
+        fit = _purged_fit_rows(cv_predictions, fold, purge_days).reset_index(drop=True)
+        judge = cv_predictions.loc[cv_predictions["fold"] == fold["fold"]]
+        fit_scores = _calibration_scores(fit, column, params)
+        for method in params["methods"]:
+            calibrator = ScoreCalibrator(method).fit(fit_scores, fit["target"])
+            p = calibrator.transform(judge[column].to_numpy())
+            metrics = classification_metrics(judge["target"], p, params["ece_bins"])
+            judged[method].append(
+                {
+                    "fold": fold["fold"],
+                    "fit_rows": len(fit),
+                    **{k: metrics[k] for k in ("brier", "log_loss", "ece")},
+                }
+            )
+    return judged
 
 
 def _calibration_scores(
@@ -214,31 +271,14 @@ def _calibration_scores(
     return out
 
 
-def _judge_calibration(
-    cv_predictions: pd.DataFrame, column: str, blocks: list[int], params: dict[str, Any]
-) -> dict[str, list[dict[str, float]]]:
-    """Per method, its metrics on each judging fold, fit on the out-of-fold scores before it."""
-    judged: dict[str, list[dict[str, float]]] = {m: [] for m in params["methods"]}
-    for block in blocks:
-        fit = cv_predictions.loc[cv_predictions["fold"] < block].reset_index(drop=True)
-        judge = cv_predictions.loc[cv_predictions["fold"] == block]
-        fit_scores = _calibration_scores(fit, column, params)
-        for method in params["methods"]:
-            calibrator = ScoreCalibrator(method).fit(fit_scores, fit["target"])
-            p = calibrator.transform(judge[column].to_numpy())
-            metrics = classification_metrics(judge["target"], p, params["ece_bins"])
-            judged[method].append(
-                {"fold": block, **{k: metrics[k] for k in ("brier", "log_loss", "ece")}}
-            )
-    return judged
-
-
 def _choose_calibration(judged: dict[str, list[dict[str, float]]], standard_errors: float) -> str:
     """The method with the largest Brier gain over raw scores, if beyond the noise; else none."""
     raw = np.array([block["brier"] for block in judged["none"]])
     best, best_gain = "none", 0.0
     for method, blocks in judged.items():
         gain = raw - np.array([block["brier"] for block in blocks])
+        if not len(gain):
+            continue
         noise = standard_errors * gain.std(ddof=1) / np.sqrt(len(gain)) if len(gain) > 1 else 0.0
         if gain.mean() > max(noise, 0.0) and gain.mean() > best_gain:
             best, best_gain = method, float(gain.mean())
@@ -255,33 +295,43 @@ def fit_calibrators(
     """Choose each served model's calibration out of time, then fit it on every CV fold.
 
     Walk-forward: each of the latest `selection_folds` folds judges every method fit on the
-    out-of-fold scores of the folds before it, so neither the scoring model nor the calibrator
-    saw it, and raw scores of that fold are what it maps. A calibrator is published only when
-    its Brier gain over the raw scores beats `standard_errors` standard errors across those
-    folds; the chosen method is then refit on every fold's out-of-fold scores (all purged
-    before the holdout). With `recentre_folds`, calibrators learn the shape of the scores, not
-    the drift of the base rate between folds (see `recentre`).
+    out-of-fold scores whose label windows end before the fold starts (purged by the horizon),
+    so neither the scoring model nor the calibrator saw it, and raw scores of that fold are what
+    it maps. A calibrator is published only when its Brier gain over the raw scores beats
+    `standard_errors` standard errors across those folds (with no fold to judge on, raw scores
+    are published); the chosen method is then refit on every fold's out-of-fold scores (all
+    purged before the holdout). With `recentre_folds`, calibrators learn the shape of the
+    scores, not the drift of the base rate between folds (see `recentre`).
     """
     unknown = [m for m in params["methods"] if m not in METHODS]
     if unknown or "none" not in params["methods"]:
         raise ValueError(f"calibration.methods must include none, from {METHODS}: {unknown}")
-    blocks = _calibration_blocks(evaluation_splits, params)
-    calibrators, report = {}, {"judging_folds": blocks}
+    purge = evaluation_splits["purge_days"]
+    folds = _judging_folds(cv_predictions, evaluation_splits, params)
+    if not folds:
+        logger.warning(
+            "No CV fold has purged earlier out-of-fold scores to judge calibration on:"
+            " raw scores are published"
+        )
+    calibrators, report = {}, {"judging_folds": [f["fold"] for f in folds]}
     for name in sorted({champion, legacy_model}):
         column = f"score_{name}"
-        judged = _judge_calibration(cv_predictions, column, blocks, params)
-        chosen = _choose_calibration(judged, params["standard_errors"])
+        judged = _judge_calibration(cv_predictions, column, folds, purge, params)
+        chosen = _choose_calibration(judged, params["standard_errors"]) if folds else "none"
         calibrators[name] = ScoreCalibrator(chosen).fit(
             _calibration_scores(cv_predictions.reset_index(drop=True), column, params),
             cv_predictions["target"].to_numpy(),
         )
-        mean_brier = {m: float(np.mean([b["brier"] for b in v])) for m, v in judged.items()}
+        mean_brier = {
+            m: float(np.mean([b["brier"] for b in v])) if v else float("nan")
+            for m, v in judged.items()
+        }
         report[name] = {"method": chosen, "mean_brier": mean_brier, "folds": judged}
         logger.info(
             "Calibration of %s: %s (mean Brier on folds %s: %s)",
             name,
             chosen,
-            blocks,
+            report["judging_folds"],
             ", ".join(f"{m} {v:.4f}" for m, v in mean_brier.items()),
         )
     return calibrators, report

@@ -41,7 +41,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 make_evaluation_splits,
-                inputs=["model_input_table", "params:split", "params:target"],
+                inputs=["model_input_table", "params:split", "params:target", "params:models"],
                 outputs="evaluation_splits",
                 name="make_evaluation_splits",
             ),
