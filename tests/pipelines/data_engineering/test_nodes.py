@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from yield_runway.contracts import HISTORY_COLUMNS
@@ -199,3 +200,14 @@ def test_observation_limits_are_the_tighter_of_the_caps(de_params):
     limits = derive_observation_limits(report, {**de_params, "apy_max": 100000})
     assert limits == {"apy_max": 100000.0, "apy_outlier_cap": 7934.4, "apy_limit": 7934.4}
     assert derive_observation_limits(report, {**de_params, "apy_max": 5000})["apy_limit"] == 5000.0
+
+
+def test_a_history_with_no_usable_row_is_refused_with_the_reasons(de_params):
+    raw = _raw([_good("2025-01-01T01:00:00.000Z", apy="-3"), _good("garbage", pool="p2")])
+    with pytest.raises(ValueError, match="no usable row: 2 rows read, all dropped") as error:
+        reduce_pools_history(raw, de_params)
+    assert "negative_apy=1" in str(error.value) and "unparsable_timestamp=1" in str(error.value)
+    # A header and no row: the same refusal, not an empty model.
+    header_only = iter([pa.RecordBatch.from_pandas(_raw([]), preserve_index=False)])
+    with pytest.raises(ValueError, match="0 rows read, all dropped \\(the file has no row\\)"):
+        reduce_pools_history(header_only, de_params)

@@ -223,6 +223,12 @@ def reduce_pools_history(
     dropped = dict(state.dropped)
     dropped["apy_outlier"] = n_outliers
     n_clean = n_apy - n_outliers
+    if not n_clean:
+        # Nothing to train on: say why, before an empty grid or an infinite APY cap is written.
+        reasons = ", ".join(f"{k}={v}" for k, v in dropped.items() if v) or "the file has no row"
+        raise ValueError(
+            f"pools_history has no usable row: {state.rows:,} rows read, all dropped ({reasons})"
+        )
     report = {
         "rows_raw": state.rows,
         "rows_clean": n_clean,
