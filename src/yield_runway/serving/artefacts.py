@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,10 +45,8 @@ class Artefacts:
     categorical_mapping: dict[str, Any]
     observation_limits: dict[str, float]
     versions: dict[str, str]
-    feature_state: pd.DataFrame | None = None
-    state_tag: str | None = None
-    market_context: dict[str, Any] | None = None
-    market_tag: str | None = None
+    # Files the hourly run rewrites, by path under the root: (version tag, content).
+    files: dict[str, tuple[str, Any]] = field(default_factory=dict)
     loaded_at: float = field(default_factory=time.monotonic)
 
 
@@ -143,31 +142,33 @@ class ArtefactStore:
         info = self.fs.info(path)
         return str(info.get("ETag") or info.get("mtime") or info.get("LastModified"))
 
-    def feature_state(self) -> pd.DataFrame:
-        """The feature state the scheduled run last wrote (re-read when its ETag/mtime changes)."""
+    def _fresh(self, relative: str, read: Callable[[Any], Any]) -> Any:
+        """A file the hourly run rewrites, read again only when its version tag changed."""
         artefacts = self.get()
         with self._lock:
-            path = self._require(STATE_PATH)
+            path = self._require(relative)
             tag = self._tag(path)
-            if artefacts.feature_state is None or tag != artefacts.state_tag:
+            cached = artefacts.files.get(relative)
+            if cached is None or cached[0] != tag:
                 with self.fs.open(path, "rb") as handle:
-                    artefacts.feature_state = pd.read_parquet(handle)
-                artefacts.state_tag = tag
-            return artefacts.feature_state
+                    cached = (tag, read(handle))
+                artefacts.files[relative] = cached
+            return cached[1]
+
+    def feature_state(self) -> pd.DataFrame:
+        """The feature state the scheduled run last wrote (re-read when its ETag/mtime changes)."""
+        return self._fresh(STATE_PATH, pd.read_parquet)
 
     def market_context(self) -> dict[str, Any]:
         """The market context the hourly run (or training) last wrote, re-read when it changes."""
-        artefacts = self.get()
-        with self._lock:
-            path = self._require(MARKET_PATH)
-            tag = self._tag(path)
-            if artefacts.market_context is None or tag != artefacts.market_tag:
-                with self.fs.open(path, "rb") as handle:
-                    context = json.load(handle)
-                if not (isinstance(context, dict) and context.get("apy")):
-                    raise ArtefactError(
-                        f"{self.uri}/{MARKET_PATH} holds no market (no pool observed): rerun"
-                        " the hourly `inference` or copy training's data/" + MARKET_PATH
-                    )
-                artefacts.market_context, artefacts.market_tag = context, tag
-            return artefacts.market_context
+        return self._fresh(MARKET_PATH, self._read_market)
+
+    def _read_market(self, handle: Any) -> dict[str, Any]:
+        """A stored market context, refused when it holds no pool."""
+        context = json.load(handle)
+        if not (isinstance(context, dict) and context.get("apy")):
+            raise ArtefactError(
+                f"{self.uri}/{MARKET_PATH} holds no market (no pool observed): rerun the hourly"
+                f" `inference` or copy training's data/{MARKET_PATH}"
+            )
+        return context
