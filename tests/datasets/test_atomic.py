@@ -89,3 +89,23 @@ def test_state_commit_is_conditional_on_s3(s3_server):
     boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket="runway")
     fs_args = {"client_kwargs": {"endpoint_url": s3_server}, "skip_instance_cache": True}
     _check_compare_and_swap("s3://runway/prod/04_feature/feature_state.parquet", fs_args=fs_args)
+
+
+def test_the_raw_history_is_written_whole(tmp_path, monkeypatch):
+    from yield_runway.datasets import CSVBatchesDataset
+
+    target = tmp_path / "live" / "pools_history.csv.gz"
+    dataset = CSVBatchesDataset(filepath=str(target), save_args={"index": False})
+    dataset.save(pd.DataFrame({"pool": ["a", "b"], "apy": [1.0, 2.0]}))
+
+    def killed(*args):  # ingestion killed while writing: the temporary file is all it wrote
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic, "replace_file", killed)
+    with pytest.raises(KeyboardInterrupt):
+        dataset.save(pd.DataFrame({"pool": ["c"], "apy": [3.0]}))
+    monkeypatch.undo()
+    assert pd.read_csv(target)["pool"].tolist() == ["a", "b"]  # gzip, whole, the old one
+    dataset.save(pd.DataFrame({"pool": ["c"], "apy": [3.0]}))
+    assert pd.read_csv(target)["pool"].tolist() == ["c"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["pools_history.csv.gz"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 from collections import deque
@@ -25,6 +26,8 @@ from kedro.io.core import (
     get_filepath_str,
     get_protocol_and_path,
 )
+
+from yield_runway.datasets import atomic
 
 # A DefiLlama pools.csv row is 110 to 130 bytes: an estimate of the rows of a file, to size
 # buffers (a wrong one costs some memory or a resize, never a result).
@@ -266,9 +269,24 @@ class CSVBatchesDataset(AbstractDataset[pd.DataFrame, CSVBatches]):
         )
 
     def save(self, data: pd.DataFrame) -> None:
+        """Write the CSV whole: locally beside the target, then renamed over it."""
         path = get_filepath_str(self._filepath, self._protocol)
-        with self._fs.open(path, mode="w", compression="infer") as handle:
-            data.to_csv(handle, **self._save_args)
+        if self._protocol != "file":  # one PUT replaces an object whole
+            with self._fs.open(path, mode="w", compression="infer") as handle:
+                data.to_csv(handle, **self._save_args)
+            return
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        atomic.remove_orphans(path)
+        temporary = atomic.temporary_path(path)
+        # The compression is the target's (".gz"), not the temporary name's.
+        compression = infer_compression(path)
+        try:
+            with fsspec.open(temporary, mode="w", compression=compression) as handle:
+                data.to_csv(handle, **self._save_args)
+            atomic.replace_file(temporary, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(temporary)
 
     def _exists(self) -> bool:
         return self._fs.exists(get_filepath_str(self._filepath, self._protocol))

@@ -146,8 +146,9 @@ def test_too_many_failures_fail_the_run_with_a_summary_and_keep_what_was_fetched
     assert summary["aborted_early"] is True
     assert summary["pools_failed_by_reason"] == {"http_503": 2}
     assert summary["pools_fetched"] + summary["pools_not_attempted"] == 2
+    # Neither raw file is written: no new snapshot beside an old history.
     assert not (tmp_path / "pools_history.csv").exists()
-    assert (tmp_path / "pools_snapshot.json").exists()
+    assert not (tmp_path / "pools_snapshot.json").exists()
     assert len(pools) == 4
 
 

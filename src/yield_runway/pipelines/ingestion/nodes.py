@@ -221,3 +221,9 @@ def build_pools_history(
     # pools.csv timestamps: ISO-8601 UTC with milliseconds, e.g. 2025-03-01T00:00:00.000Z.
     history["timestamp"] = history["_when"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z"
     return history[HISTORY_COLUMNS]
+
+
+def publish_snapshot(snapshot: list[dict[str, Any]], pools_history: Any) -> list[dict[str, Any]]:
+    """The fetched /pools snapshot, to store now that the history it pairs with is stored."""
+    logger.info("History stored: storing the snapshot of %d pools with it", len(snapshot))
+    return snapshot

@@ -7,6 +7,7 @@ from yield_runway.pipelines.ingestion.nodes import (
     check_failed_share,
     fetch_pool_charts,
     fetch_pools_snapshot,
+    publish_snapshot,
     select_pools,
 )
 
@@ -18,12 +19,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 fetch_pools_snapshot,
                 inputs="params:ingestion",
-                outputs=["pools_snapshot", "ingestion_snapshot_stats"],
+                outputs=["ingestion_snapshot", "ingestion_snapshot_stats"],
                 name="fetch_pools_snapshot",
             ),
             Node(
                 select_pools,
-                inputs=["pools_snapshot", "params:ingestion.selection"],
+                inputs=["ingestion_snapshot", "params:ingestion.selection"],
                 outputs="ingestion_selected_pools",
                 name="select_pools",
             ),
@@ -53,6 +54,14 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["ingestion_selected_pools", "ingestion_pool_charts_checked"],
                 outputs="pools_history",
                 name="build_pools_history",
+            ),
+            # The snapshot is written only once its history is: a failed ingestion leaves the
+            # previous pair, never a new snapshot beside an old history.
+            Node(
+                publish_snapshot,
+                inputs=["ingestion_snapshot", "pools_history"],
+                outputs="pools_snapshot",
+                name="publish_snapshot",
             ),
         ],
         tags="ingestion",
