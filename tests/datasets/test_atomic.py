@@ -35,7 +35,8 @@ def test_a_save_killed_before_its_rename_leaves_the_old_file_and_the_next_save_c
     Path(orphan).write_text('{"run": 2')
     dataset.save({"run": 3})
     assert json.loads(target.read_text()) == {"run": 3}
-    assert sorted(os.listdir(target.parent)) == ["latest.json"]
+    # What is left beside the target is its lock file, never a temporary one.
+    assert sorted(os.listdir(target.parent)) == [".latest.json.lock", "latest.json"]
 
 
 def test_partitions_ignore_temporary_files(tmp_path):
@@ -108,4 +109,36 @@ def test_the_raw_history_is_written_whole(tmp_path, monkeypatch):
     assert pd.read_csv(target)["pool"].tolist() == ["a", "b"]  # gzip, whole, the old one
     dataset.save(pd.DataFrame({"pool": ["c"], "apy": [3.0]}))
     assert pd.read_csv(target)["pool"].tolist() == ["c"]
-    assert sorted(p.name for p in target.parent.iterdir()) == ["pools_history.csv.gz"]
+    names = sorted(p.name for p in target.parent.iterdir())
+    assert names == [".pools_history.csv.gz.lock", "pools_history.csv.gz"]
+
+
+def test_a_state_read_without_a_version_is_never_written_unconditionally(tmp_path):
+    from kedro.io.core import DatasetError
+
+    dataset = FeatureStateDataset(filepath=str(tmp_path / "feature_state.parquet"))
+    state = _state(2)
+    state.attrs["version"] = ""  # an object store that sent no ETag
+    with pytest.raises(DatasetError, match="read without a version"):
+        dataset.save(state)
+
+
+def test_a_large_state_is_still_one_conditional_put(s3_server, monkeypatch):
+    # s3fs uploads in parts from 2 x chunksize (100 MB by default), and a multipart upload
+    # drops If-Match: the save sizes its chunk so that any state goes in one conditional PUT.
+    boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket="big")
+    fs_args = {"client_kwargs": {"endpoint_url": s3_server}, "skip_instance_cache": True}
+    dataset = FeatureStateDataset(filepath="s3://big/feature_state.parquet", fs_args=fs_args)
+    dataset.save(_state(3))
+    calls = []
+    pipe = dataset._fs.pipe_file
+    monkeypatch.setattr(
+        dataset._fs,
+        "pipe_file",
+        lambda path, data, **kw: (calls.append((len(data), kw)), pipe(path, data, **kw)),
+    )
+    state = dataset.load()
+    dataset.save(state)
+    ((size, options),) = calls
+    assert options["IfMatch"] == state.attrs["version"]
+    assert size < 2 * options["chunksize"] <= 2 * max(size, 5 * 2**20)

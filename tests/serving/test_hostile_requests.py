@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from tests.serving.events import Context, api_event
 from yield_runway.serving import lambda_handler
 from yield_runway.serving.apigateway import MAX_ERROR_CHARS, MAX_RESPONSE_BYTES
+from yield_runway.serving.validation import RequestError, pool_objects
 
 LEGACY = {
     "apy": 4.8,
@@ -189,3 +190,32 @@ def test_no_hostile_event_gets_a_500_or_raises(served_module, event):
     status, _, result = _invoke(event)
     assert status in (200, 400, 404, 405, 413), result
     _assert_bounded(result)
+
+
+@pytest.mark.parametrize(
+    "context",
+    ["not a dict", ["a"], {"requestId": "r"}, {"http": "GET"}],
+)
+def test_a_malformed_api_gateway_event_is_a_400_not_a_raise(served_module, context):
+    event = {**api_event("/predictions", [LEGACY]), "requestContext": context}
+    result = lambda_handler.handler(event, object())  # a context without a request id
+    assert result["statusCode"] == 400
+    assert "malformed API Gateway event" in json.loads(result["body"])["error"]
+
+
+def test_values_nested_too_deep_to_encode_are_a_400(served_module):
+    # Python decodes deeper than it encodes from a deeper stack: such an object can arrive.
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(RequestError, match="row 1: values nested too deep"):
+        pool_objects([{"pool": "a"}, {"pool": "p", "chain": deep}], 10)
+
+
+def test_errors_keep_the_start_of_a_long_value_within_the_bound():
+    from yield_runway.serving.apigateway import shorten
+
+    for limit in (40, 60, 500):
+        cut = shorten("x" * 5000, limit)
+        assert len(cut) <= limit and cut.endswith("more characters)")
+    assert shorten("abc" * 100, 60).startswith("abcabc")

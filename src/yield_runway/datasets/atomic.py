@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from copy import deepcopy
@@ -30,43 +31,66 @@ def temporary_path(target: str) -> str:
 
 
 def remove_orphans(target: str) -> list[str]:
-    """Remove the temporary files killed saves of `target` left behind; return their paths."""
+    """Remove the temporary files killed saves of `target` left behind; return their paths.
+
+    Call it holding `file_lock(target)`: every save of the target holds that lock while its
+    temporary file exists, so any such file found then is an orphan.
+    """
     directory, name = os.path.split(target)
     folder = Path(directory or ".")
     if not folder.is_dir():
         return []
-    orphans = [str(p) for p in folder.glob(f".{name}.*{TEMPORARY_SUFFIX}") if p.is_file()]
+    own = re.compile(rf"\.{re.escape(name)}\.[0-9a-f]{{32}}{re.escape(TEMPORARY_SUFFIX)}")
+    orphans = [str(p) for p in folder.iterdir() if own.fullmatch(p.name) and p.is_file()]
     for path in orphans:
-        with contextlib.suppress(FileNotFoundError):  # another save's cleanup got there first
+        with contextlib.suppress(FileNotFoundError):
             os.remove(path)
     return orphans
 
 
 def replace_file(temporary: str, target: str) -> None:
-    """Flush a written temporary file to disk and rename it over its target."""
+    """Flush a written temporary file to disk, rename it over its target, flush the rename."""
     with open(temporary, "rb+") as handle:
         os.fsync(handle.fileno())
     os.replace(temporary, target)
-
-
-def write_bytes(target: str, payload: bytes) -> None:
-    """Replace a local file by `payload` whole, cleaning up what killed writes left behind."""
-    os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-    remove_orphans(target)
-    temporary = temporary_path(target)
+    # The rename itself is durable only once the directory is flushed (power loss, not kills).
+    directory = os.open(os.path.dirname(target) or ".", os.O_RDONLY)
     try:
-        with open(temporary, "wb") as handle:
-            handle.write(payload)
-        replace_file(temporary, target)
+        os.fsync(directory)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(temporary)
+        os.close(directory)
+
+
+@contextlib.contextmanager
+def replacing(target: str, locked: bool = False) -> Iterator[str]:
+    """A temporary path to write, renamed over `target` if the block ends without an error.
+
+    Holds the target's lock throughout (unless the caller already does), so that two saves of
+    one target never see each other's temporary file as an orphan.
+    """
+    target = os.path.realpath(target)  # a symlinked target keeps its link
+    os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+    with contextlib.nullcontext() if locked else file_lock(target):
+        remove_orphans(target)
+        temporary = temporary_path(target)
+        try:
+            yield temporary
+            replace_file(temporary, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(temporary)
+
+
+def write_bytes(target: str, payload: bytes, locked: bool = False) -> None:
+    """Replace a local file by `payload` whole, cleaning up what killed writes left behind."""
+    with replacing(target, locked) as temporary, open(temporary, "wb") as handle:
+        handle.write(payload)
 
 
 @contextlib.contextmanager
 def file_lock(target: str) -> Iterator[None]:
     """An exclusive lock on a target's lock file; the kernel releases it if the process dies."""
-    directory, name = os.path.split(target)
+    directory, name = os.path.split(os.path.realpath(target))
     os.makedirs(directory or ".", exist_ok=True)
     with open(os.path.join(directory, f".{name}.lock"), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -77,7 +101,12 @@ def file_lock(target: str) -> Iterator[None]:
 
 
 class AtomicDataset(AbstractDataset[Any, Any]):
-    """Any file dataset (`dataset`: its type and options), saved whole or not at all."""
+    """A file dataset (`dataset`: its type and options), saved whole or not at all.
+
+    The wrapped dataset writes a temporary name ending in `.tmp`: a format it infers from the
+    file name (compression from `.gz`, say) must be set in its options instead. The catalog wraps
+    JSON and Parquet, which infer nothing.
+    """
 
     def __init__(self, *, filepath: str, dataset: str | dict[str, Any], **kwargs: Any) -> None:
         config = {"type": dataset} if isinstance(dataset, str) else deepcopy(dataset)
@@ -95,15 +124,8 @@ class AtomicDataset(AbstractDataset[Any, Any]):
         if self._protocol != "file":
             self._target.save(data)
             return
-        os.makedirs(os.path.dirname(self._path) or ".", exist_ok=True)
-        remove_orphans(self._path)
-        temporary = temporary_path(self._path)
-        try:
+        with replacing(self._path) as temporary:
             self._type(filepath=temporary, **self._options).save(data)
-            replace_file(temporary, self._path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(temporary)
 
     def _exists(self) -> bool:
         return self._target.exists()

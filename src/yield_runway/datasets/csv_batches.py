@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import mmap
 import os
 from collections import deque
@@ -275,18 +274,13 @@ class CSVBatchesDataset(AbstractDataset[pd.DataFrame, CSVBatches]):
             with self._fs.open(path, mode="w", compression="infer") as handle:
                 data.to_csv(handle, **self._save_args)
             return
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        atomic.remove_orphans(path)
-        temporary = atomic.temporary_path(path)
         # The compression is the target's (".gz"), not the temporary name's.
         compression = infer_compression(path)
-        try:
-            with fsspec.open(temporary, mode="w", compression=compression) as handle:
-                data.to_csv(handle, **self._save_args)
-            atomic.replace_file(temporary, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(temporary)
+        with (
+            atomic.replacing(path) as temporary,
+            fsspec.open(temporary, mode="w", compression=compression) as handle,
+        ):
+            data.to_csv(handle, **self._save_args)
 
     def _exists(self) -> bool:
         return self._fs.exists(get_filepath_str(self._filepath, self._protocol))

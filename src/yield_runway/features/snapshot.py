@@ -31,25 +31,32 @@ def _is_number(value: Any) -> bool:
         return False
 
 
-def is_unicode(item: Any) -> bool:
-    """True when every text in a JSON value is valid Unicode (JSON lets `\\ud800` through)."""
+def text_problem(item: Any) -> str | None:
+    """Why a JSON value cannot be stored again: text that is not valid Unicode (JSON lets
+    `\\ud800` through, which no store, Arrow or pandas string takes), or nesting too deep to
+    encode; None when it can."""
     try:
         json.dumps(item, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: no store, Arrow or pandas string takes it
-        return False
-    return True
+    except UnicodeEncodeError:
+        return "invalid_text"
+    except RecursionError:
+        return "too_deep"
+    return None
+
+
+def is_unicode(item: Any) -> bool:
+    """True when every text in a JSON value is valid Unicode."""
+    return text_problem(item) != "invalid_text"
 
 
 def object_problems(objects: Sequence[Any]) -> pd.Series:
     """Why each snapshot object cannot be used, first reason only; NA where it can be used."""
     n = len(objects)
     is_object = np.fromiter((isinstance(o, dict) for o in objects), dtype=bool, count=n)
-    bad_text = np.fromiter(
-        (ok and not is_unicode(o) for o, ok in zip(objects, is_object, strict=True)),
-        dtype=bool,
-        count=n,
-    )
-    is_object &= ~bad_text
+    text = [text_problem(o) if ok else None for o, ok in zip(objects, is_object, strict=True)]
+    bad_text = np.array([t == "invalid_text" for t in text], dtype=bool)
+    too_deep = np.array([t == "too_deep" for t in text], dtype=bool)
+    is_object &= ~(bad_text | too_deep)
     records = [o if ok else {} for o, ok in zip(objects, is_object, strict=True)]
     frame = pd.DataFrame.from_records(records, columns=["pool", *NUMERIC_FIELDS]).reindex(range(n))
     has_pool = frame["pool"].map(lambda v: isinstance(v, str) and v.strip() != "").to_numpy(bool)
@@ -64,8 +71,15 @@ def object_problems(objects: Sequence[Any]) -> pd.Series:
     pools = frame.loc[usable, "pool"].astype("string").str.strip()
     duplicate[usable] = pools.duplicated(keep="last").to_numpy()
     reasons = np.select(
-        [bad_text, ~is_object, ~has_pool, bad_number, duplicate],
-        ["invalid_text", "not_an_object", "missing_pool", "non_numeric_value", "duplicate_pool"],
+        [bad_text, too_deep, ~is_object, ~has_pool, bad_number, duplicate],
+        [
+            "invalid_text",
+            "too_deep",
+            "not_an_object",
+            "missing_pool",
+            "non_numeric_value",
+            "duplicate_pool",
+        ],
         default="",
     )
     return pd.Series(reasons, dtype="string").replace("", pd.NA)

@@ -85,16 +85,24 @@ class FeatureStateDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         data.to_parquet(buffer, index=False)
         payload = buffer.getvalue()
         expected = data.attrs.get(VERSION)
+        if VERSION in data.attrs and not expected:
+            # Read, but with no version to compare: an unconditional write could lose a commit.
+            raise DatasetError(
+                f"The feature state for {self._filepath} was read without a version (no ETag):"
+                " refusing to replace it unconditionally"
+            )
         if self._protocol == "file":
             with file_lock(self._path):
                 self._check(expected, self._version())
-                write_bytes(self._path, payload)
+                write_bytes(self._path, payload, locked=True)
         else:
             # One PUT replaces the object whole; If-Match makes it conditional on the version
             # read, so of two runs at once the second fails instead of losing the first's update.
-            condition = {"IfMatch": expected} if expected else {}
+            condition = {"IfMatch": expected} if expected is not None else {}
             try:
-                self._fs.pipe_file(self._path, payload, **condition)
+                # One PUT whatever the size: a multipart upload would drop the If-Match.
+                chunk = max(len(payload), 5 * 2**20)
+                self._fs.pipe_file(self._path, payload, chunksize=chunk, **condition)
             except OSError as error:
                 if _precondition_failed(error):
                     self._check(expected, "changed")

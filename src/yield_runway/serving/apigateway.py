@@ -29,18 +29,27 @@ def route_of(event: dict[str, Any]) -> str:
     return f"{method} {path if isinstance(path, str) else ''}"
 
 
+def looks_like_http(event: dict[str, Any]) -> bool:
+    """Meant as an API Gateway request (a route, a path or a body), well formed or not."""
+    return any(key in event for key in ("routeKey", "rawPath", "body", "requestContext"))
+
+
 def request_id(event: dict[str, Any], context: Any) -> str:
     """The Lambda request id (or API Gateway's when run outside Lambda)."""
-    return getattr(context, "aws_request_id", None) or event.get("requestContext", {}).get(
-        "requestId", "unknown"
-    )
+    own = getattr(context, "aws_request_id", None)
+    if isinstance(own, str) and own:
+        return own
+    request_context = event.get("requestContext")
+    gateway = request_context.get("requestId") if isinstance(request_context, dict) else None
+    return gateway if isinstance(gateway, str) and gateway else "unknown"
 
 
 def shorten(text: str, limit: int = MAX_ERROR_CHARS) -> str:
     """Text cut to `limit` characters, saying how much was cut."""
     if len(text) <= limit:
         return text
-    keep = limit - 60  # room for the note, whatever the count
+    # The note is never longer than with the whole length in it: room for it, then the text.
+    keep = max(limit - len(f"... ({len(text):,} more characters)"), 0)
     return f"{text[:keep]}... ({len(text) - keep:,} more characters)"
 
 

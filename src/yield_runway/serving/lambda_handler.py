@@ -135,5 +135,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return run_scheduled(event, load_config())
     if http.is_http_event(event):
         return handle_http(event, request_id)
+    if isinstance(event, dict) and http.looks_like_http(event):
+        return http.error(
+            400, "malformed API Gateway event: requestContext.http is missing", request_id
+        )
     logger.error("Unsupported event (request %s): keys %s", request_id, sorted(event))
     raise ValueError(f"Unsupported event with keys {sorted(event)}")

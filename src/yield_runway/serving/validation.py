@@ -17,6 +17,7 @@ from .apigateway import shorten
 
 PROBLEM_MESSAGES = {
     "invalid_text": "text that is not valid Unicode (a lone surrogate escape such as \\ud800)",
+    "too_deep": "values nested too deep",
     "not_an_object": "expected a pool object",
     "missing_pool": "missing or empty `pool`",
     "non_numeric_value": "apy, tvlUsd, apyBase and apyReward must be numbers or null",

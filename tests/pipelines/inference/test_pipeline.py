@@ -164,3 +164,37 @@ def test_an_object_with_invalid_text_is_skipped_and_counted_not_the_run(project)
     enriched = json.loads((root / "data/07_model_output/dataEnriched_latest.json").read_text())
     # The objects themselves pass through, with no predictions: nothing of them is lost.
     assert enriched[-1]["pool"] == "z" and enriched[-1]["predictions"]["predictedClass"] is None
+
+
+def test_a_snapshot_with_no_usable_object_fails_and_changes_nothing(project):
+    root, _, last_day = project
+    at = (last_day + pd.Timedelta(days=1, hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _run(root, at)
+    latest = root / "data/07_model_output/dataEnriched_latest.json"
+    state = root / "data/04_feature/feature_state.parquet"
+    before = latest.read_bytes(), state.read_bytes()
+    (root / "data/01_raw/pools_snapshot.json").write_text(json.dumps([{"apy": 1}, "x"]))
+    later = (last_day + pd.Timedelta(days=1, hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with pytest.raises(Exception, match="no usable pool object"):
+        _run(root, later)
+    assert (latest.read_bytes(), state.read_bytes()) == before
+
+
+def test_an_object_nested_too_deep_is_skipped_and_left_out_of_the_enriched_copy(parameters):
+    from yield_runway.pipelines.inference.nodes import enrich_snapshot, parse_pools_snapshot
+
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    objects = [{"pool": "a", "apy": 1.0, "tvlUsd": 10.0}, {"pool": "deep", "chain": deep}]
+    limits = {"apy_limit": 1e5}
+    rows, report = parse_pools_snapshot(objects, parameters["data_engineering"], limits)
+    assert report["skipped"] == {"too_deep": 1} and rows["pool"].tolist() == ["a"]
+    scored = rows[["pool"]].assign(
+        p_stable_up=0.7, predictedClass="Stable/Up", predictedProbability=70.0, binnedConfidence=2
+    )
+    at = pd.Timestamp("2025-11-01T00:00:00Z")
+    latest, _ = enrich_snapshot(objects, scored, at, [], parameters["inference"])
+    # What cannot be encoded again is not written back: the file stays writable.
+    assert [o["pool"] for o in latest] == ["a"]
+    json.dumps(latest)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from yield_runway.features import market, state
-from yield_runway.features.snapshot import parse_snapshot
+from yield_runway.features.snapshot import object_problems, parse_snapshot
 
 from .contract import CONTRACT_FIELDS, check_model_features, contract_records, prediction_columns
 
@@ -37,6 +37,12 @@ def parse_pools_snapshot(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Check the snapshot's pool objects, skip and count bad ones, one row per pool."""
     rows, problems = parse_snapshot(pools_snapshot, params, observation_limits["apy_limit"])
+    if not len(rows):
+        # An outage upstream, not a market without pools: nothing is written, the run fails.
+        raise ValueError(
+            f"pools_snapshot has no usable pool object ({len(problems)} objects): nothing to "
+            "score; the previous outputs and state stay"
+        )
     skipped = {str(k): int(v) for k, v in problems.value_counts().items()}
     if skipped:
         logger.warning(
@@ -189,6 +195,9 @@ def enrich_snapshot(
     `predictions` is null where a pool is not served; `features` holds the values the model saw
     (null where a pool was not scored at all, e.g. an object without a usable id).
     """
+    # Objects too deep to encode cannot be written back: left out, as they were skipped.
+    too_deep = set(np.flatnonzero(object_problems(pools_snapshot).eq("too_deep").fillna(False)))
+    pools_snapshot = [o for i, o in enumerate(pools_snapshot) if i not in too_deep]
     predictions = dict(zip(scored["pool"], contract_records(scored), strict=True))
     values = scored[feature_list].astype(object).where(scored[feature_list].notna(), None)
     features = dict(zip(scored["pool"], values.to_dict(orient="records"), strict=True))
