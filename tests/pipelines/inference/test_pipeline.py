@@ -198,3 +198,22 @@ def test_an_object_nested_too_deep_is_skipped_and_left_out_of_the_enriched_copy(
     # What cannot be encoded again is not written back: the file stays writable.
     assert [o["pool"] for o in latest] == ["a"]
     json.dumps(latest)
+
+
+def test_a_run_that_stalls_before_publishing_never_replaces_a_later_runs_copies(project):
+    """A later run commits and publishes while an older one stalls after its commit."""
+    from yield_runway.features.state_dataset import FeatureStateDataset
+    from yield_runway.pipelines.inference.nodes import StaleRunError, publish_latest
+
+    root, _, last_day = project
+    older = last_day + pd.Timedelta(days=1, hours=1)
+    _run(root, (older + pd.Timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))  # the later run
+    stored = FeatureStateDataset(filepath=str(root / "data/04_feature/feature_state.parquet"))
+    context = {"apy": [{"date": "x", "pool": "p", "apy": 1.0}], "market": [], "project": []}
+    with pytest.raises(StaleRunError, match="a later run committed while this one"):
+        publish_latest([], context, context, "older", stored.load(), older.tz_localize("UTC"))
+    # The run that did commit last publishes.
+    later = (older + pd.Timedelta(hours=1)).tz_localize("UTC")
+    assert publish_latest([{"a": 1}], context, context, "later", stored.load(), later)[0] == [
+        {"a": 1}
+    ]

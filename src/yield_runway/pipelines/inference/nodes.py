@@ -239,11 +239,20 @@ def publish_latest(
     market_context_run: dict[str, Any],
     market_context: dict[str, Any],
     committed: str,
+    feature_state_stored: pd.DataFrame,
+    run_timestamp: pd.Timestamp,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The run's latest copies (dataEnriched_latest, the market context), after its state.
 
-    A run that observed no pool of the market has no market to store: the previous one stays.
+    Published only while the stored state is still no later than this run's commit: a later
+    run that committed meanwhile owns the latest copies (this run then ends as stale). A run
+    that observed no pool of the market has no market to store: the previous one stays.
     """
+    if state.stale_pools(feature_state_stored, run_timestamp).any():
+        raise StaleRunError(
+            f"run {committed}: a later run committed while this one was publishing; its latest"
+            " copies stay (this run's hourly outputs and state commit are kept)"
+        )
     if not market_context_run["apy"]:
         logger.warning("Run %s observed no pool of the market: the stored market stays", committed)
         market_context_run = market_context

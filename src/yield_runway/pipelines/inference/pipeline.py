@@ -122,6 +122,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "market_context_run",
                     "market_context",
                     "committed_run",
+                    "feature_state_updated",
+                    "inference_run_timestamp",
                 ],
                 outputs=["dataEnriched_latest", "market_context_latest"],
                 name="publish_latest",
