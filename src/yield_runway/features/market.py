@@ -13,7 +13,7 @@ themselves backward-looking, so the context is backward-looking too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,9 +29,12 @@ def feature_names(params: Mapping[str, Any]) -> list[str]:
     return ["mkt_apy_pct_rank", "mkt_apy_rel_median", "mkt_median_apy", *market, *groups]
 
 
-def _observed(rows: pd.DataFrame) -> pd.DataFrame:
-    """Rows whose APY is observed: only they describe the market of their date."""
-    return rows.loc[rows["apy"].notna()]
+def _observed(rows: pd.DataFrame, universe: Collection[str] | None) -> pd.DataFrame:
+    """Rows whose APY is observed, of the universe's pools when given: the market of a date."""
+    seen = rows["apy"].notna()
+    if universe is not None:
+        seen &= rows["pool"].isin(set(universe))
+    return rows.loc[seen.to_numpy(bool)]
 
 
 def _medians(rows: pd.DataFrame, keys: list[str], columns: Sequence[str]) -> pd.DataFrame:
@@ -41,9 +44,14 @@ def _medians(rows: pd.DataFrame, keys: list[str], columns: Sequence[str]) -> pd.
     return table.assign(pools=grouped.size()).reset_index()
 
 
-def summarise(rows: pd.DataFrame, params: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
-    """The context of every date in `rows`: APYs, market medians, project and chain medians."""
-    seen = _observed(rows)
+def summarise(
+    rows: pd.DataFrame, params: Mapping[str, Any], universe: Collection[str] | None = None
+) -> dict[str, pd.DataFrame]:
+    """The context of every date in `rows`: APYs, market medians, project and chain medians.
+
+    With a `universe`, only its pools make the market (the hourly run: training's pools).
+    """
+    seen = _observed(rows, universe)
     market = _medians(seen, ["date"], ["apy", *params["market_changes"]])
     groups = {
         scope: _medians(seen.dropna(subset=[scope]), ["date", scope], params["group_changes"])
@@ -114,12 +122,13 @@ def apply(
     # Merges return rows in `rows` order on a fresh index: values are taken as arrays.
     market = rows[["date"]].merge(context["market"], on="date", how="left")
     apy = np.log1p(rows["apy"].to_numpy(dtype=float))
+    # The market's level: yields mean-revert market-wide, so a high day tends to be followed
+    # by falls (log1p, as every APY feature).
+    level = np.log1p(market["apy_median"].to_numpy(dtype=float))
     new: dict[str, np.ndarray] = {
         "mkt_apy_pct_rank": _pct_rank(rows, context["apy"]),
-        "mkt_apy_rel_median": apy - np.log1p(market["apy_median"].to_numpy(dtype=float)),
-        # The market's level: yields mean-revert market-wide, so a high day tends to be followed
-        # by falls (log1p, as every APY feature).
-        "mkt_median_apy": np.log1p(market["apy_median"]).to_numpy(),
+        "mkt_apy_rel_median": apy - level,
+        "mkt_median_apy": level,
     }
     for change in params["market_changes"]:
         new[f"mkt_median_{change}"] = _values(market, f"{change}_median")
@@ -160,7 +169,7 @@ def to_records(context: Mapping[str, pd.DataFrame]) -> dict[str, list[dict[str, 
     return out
 
 
-def _columns(scope: str, records: Mapping[str, list[dict[str, Any]]]) -> list[str]:
+def _columns(scope: str) -> list[str]:
     """The columns of an empty context table (only the date-keyed tables' medians vary)."""
     keys = {"apy": ["date", "pool", "apy"], "market": ["date", "apy_median", "pools"]}
     return keys.get(scope, ["date", scope, "pools"])
@@ -175,7 +184,7 @@ def from_records(records: Mapping[str, list[dict[str, Any]]]) -> dict[str, pd.Da
     for scope in ("apy", *SCOPES):
         table = pd.DataFrame.from_records(records[scope])
         if table.empty:  # no pool observed: the tables keep their columns, with no rows
-            table = pd.DataFrame(columns=_columns(scope, records))
+            table = pd.DataFrame(columns=_columns(scope))
         numeric = [c for c in table.columns if c not in ("date", "pool", "project", "chain")]
         out[scope] = table.assign(
             date=pd.to_datetime(table["date"]).astype("datetime64[us]"),

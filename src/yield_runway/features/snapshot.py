@@ -44,11 +44,6 @@ def text_problem(item: Any) -> str | None:
     return None
 
 
-def is_unicode(item: Any) -> bool:
-    """True when every text in a JSON value is valid Unicode."""
-    return text_problem(item) != "invalid_text"
-
-
 def object_problems(objects: Sequence[Any]) -> pd.Series:
     """Why each snapshot object cannot be used, first reason only; NA where it can be used."""
     n = len(objects)

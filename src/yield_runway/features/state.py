@@ -350,10 +350,6 @@ def serving_features(
     current = current.assign(**{daily.REALISED_TARGET: realised})
     market_params = params["market_context"]
     if context is None:
-        members = (
-            current
-            if market_universe is None
-            else current.loc[current["pool"].isin(set(market_universe)).to_numpy(bool)]
-        )
-        return market.apply(current, market.summarise(members, market_params), market_params)
+        context = market.summarise(current, market_params, market_universe)
+        return market.apply(current, context, market_params)
     return market.apply(current, market.restamp(context, today), market_params)

@@ -47,19 +47,6 @@ class FeatureStateDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         self._fs = fsspec.filesystem(protocol, **(credentials or {}), **(fs_args or {}))
         self.metadata = metadata
 
-    def _version(self) -> str | None:
-        """The stored state's version: its ETag on S3, (inode, mtime, size) locally."""
-        if self._protocol == "file":
-            try:
-                return _identity(os.stat(self._path))
-            except FileNotFoundError:
-                return None
-        self._fs.invalidate_cache(self._path)
-        try:
-            return str(self._fs.info(self._path)["ETag"])
-        except FileNotFoundError:
-            return None
-
     def load(self) -> pd.DataFrame:
         """Read the state and its version; a missing state names the run that creates it."""
         if not self._fs.exists(self._path):
@@ -93,7 +80,8 @@ class FeatureStateDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             )
         if self._protocol == "file":
             with file_lock(self._path):
-                self._check(expected, self._version())
+                if expected is not None and _local_version(self._path) != expected:
+                    raise self._conflict()
                 write_bytes(self._path, payload, locked=True)
         else:
             # One PUT replaces the object whole; If-Match makes it conditional on the version
@@ -105,17 +93,16 @@ class FeatureStateDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
                 self._fs.pipe_file(self._path, payload, chunksize=chunk, **condition)
             except OSError as error:
                 if _precondition_failed(error):
-                    self._check(expected, "changed")
+                    raise self._conflict() from error
                 raise
         self._fs.invalidate_cache(self._path)
 
-    def _check(self, expected: str | None, stored: str | None) -> None:
-        """Raise StateConflictError unless the stored state is the version this run read."""
-        if expected is not None and stored != expected:
-            raise StateConflictError(
-                f"The feature state at {self._filepath} changed since this run read it (another "
-                "run committed first): nothing was written; a retry starts from the newer state."
-            )
+    def _conflict(self) -> StateConflictError:
+        """The error of a save that found the stored state changed since this run read it."""
+        return StateConflictError(
+            f"The feature state at {self._filepath} changed since this run read it (another "
+            "run committed first): nothing was written; a retry starts from the newer state."
+        )
 
     def _exists(self) -> bool:
         return bool(self._fs.exists(self._path))
@@ -127,6 +114,14 @@ class FeatureStateDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
 def _identity(stat: os.stat_result) -> str:
     """A local file's version: a save renames a new file in, so inode and mtime change."""
     return f"{stat.st_ino}:{stat.st_mtime_ns}:{stat.st_size}"
+
+
+def _local_version(path: str) -> str | None:
+    """The version of the local file at `path` now; None when there is none."""
+    try:
+        return _identity(os.stat(path))
+    except FileNotFoundError:
+        return None
 
 
 def _precondition_failed(error: BaseException) -> bool:

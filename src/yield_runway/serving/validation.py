@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from yield_runway.features.snapshot import MAX_MAGNITUDE, is_unicode, object_problems
+from yield_runway.features.snapshot import MAX_MAGNITUDE, object_problems, text_problem
 
 from .apigateway import shorten
 
@@ -83,7 +83,7 @@ def feature_matrix(body: Any, features: Sequence[str], max_rows: int) -> np.ndar
             unknown = sorted(row.keys() - expected)
             parts = [f"missing feature(s) {', '.join(missing)}"] if missing else []
             names = ", ".join(
-                shorten(repr(k) if not is_unicode(k) else str(k), 60) for k in unknown[:5]
+                shorten(str(k) if text_problem(k) is None else repr(k), 60) for k in unknown[:5]
             )
             parts += [f"unknown feature(s) {names}"] if unknown else []
             raise RequestError(f"row {i}: {'; '.join(parts)}")

@@ -128,8 +128,7 @@ def summarise_market_context(
     serving_features: pd.DataFrame, market_universe: list[str], params: dict[str, Any]
 ) -> dict[str, Any]:
     """This run's market: the snapshot's pools of the training universe observed today."""
-    members = serving_features["pool"].isin(set(market_universe)).to_numpy(bool)
-    context = market.summarise(serving_features.loc[members], params["market_context"])
+    context = market.summarise(serving_features, params["market_context"], market_universe)
     return market.to_records(context)
 
 

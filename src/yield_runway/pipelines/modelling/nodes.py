@@ -277,10 +277,8 @@ def _choose_calibration(judged: dict[str, list[dict[str, float]]], standard_erro
     best, best_gain = "none", 0.0
     for method, blocks in judged.items():
         gain = raw - np.array([block["brier"] for block in blocks])
-        if not len(gain):
-            continue
         noise = standard_errors * gain.std(ddof=1) / np.sqrt(len(gain)) if len(gain) > 1 else 0.0
-        if gain.mean() > max(noise, 0.0) and gain.mean() > best_gain:
+        if gain.mean() > noise and gain.mean() > best_gain:
             best, best_gain = method, float(gain.mean())
     return best
 
