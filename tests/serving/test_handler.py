@@ -10,9 +10,9 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.dummy import DummyClassifier
 
 from tests.serving.events import Context, api_event
+from tests.serving.releases import republish
 from yield_runway.features.daily import ORIGINAL_FEATURES
 from yield_runway.serving import lambda_handler
 
@@ -61,8 +61,9 @@ def _legacy_model(data):
 def test_legacy_request_gets_the_legacy_response_in_order(served):
     status, body = _call(api_event("/predictions", ROWS))
     assert status == 200
+    # The API serves the ONNX export: scikit-learn's own answer within the release's tolerance.
     expected = _legacy_model(served).predict_proba(pd.DataFrame(ROWS)[ORIGINAL_FEATURES])
-    np.testing.assert_allclose(body["predictions"], expected)
+    np.testing.assert_allclose(body["predictions"], expected, rtol=0, atol=1e-5)
     assert all(abs(sum(row) - 1) < 1e-9 for row in body["predictions"])
 
 
@@ -128,26 +129,38 @@ def test_missing_artefacts_and_feature_mismatch_fail_with_clear_messages(
 ):
     monkeypatch.setenv("YIELD_RUNWAY_DATA_URI", str(tmp_path / "empty"))
     status, body = _call(api_event("/predictions", ROWS))
-    assert status == 503 and "Missing artefact" in body["error"]
-    assert "06_models" in body["error"]
+    assert status == 503 and "Missing" in body["error"]
+    assert "06_models/release/manifest.json" in body["error"]
+    # A release whose champion needs a feature its own feature_list lacks is refused.
+    monkeypatch.setattr(lambda_handler, "_store", None)
     monkeypatch.setenv("YIELD_RUNWAY_DATA_URI", str(served))
-    features = json.loads((served / "06_models/feature_list.json").read_text())
-    (served / "06_models/feature_list.json").write_text(json.dumps(features[:-1]))
+
+    def drop_last_feature(files, models):
+        features = json.loads(files["feature_list.json"])
+        files["feature_list.json"] = json.dumps(features[:-1]).encode()
+        models["champion_model"]["features"] = [*models["champion_model"]["features"], "gone"]
+
+    republish(served / "06_models/release", "2999-01-01T00.00.00.000Z", drop_last_feature)
     status, body = _call(api_event("/predictions", ROWS))
-    assert status == 503 and f"not in feature_list: {features[-1]}" in body["error"]
+    assert status == 503 and "champion_model.onnx" in body["error"], body
 
 
 def test_warm_container_sees_a_new_model_version(served):
     first = _call(api_event("/predictions", ROWS))[1]["predictions"]
-    model = _legacy_model(served)
-    model.model = DummyClassifier(strategy="prior").fit(
-        pd.DataFrame(ROWS)[ORIGINAL_FEATURES], [0, 1]
-    )
-    newer = served / "06_models/legacy_model.joblib/2999-01-01T00.00.00.000Z"
-    newer.mkdir()
-    joblib.dump(model, newer / "legacy_model.joblib")
+
+    def flat_calibration(files, models):
+        # Every score maps to 1 / (1 + e^-0.4): a release that answers the same for all rows.
+        models["legacy_model"]["calibration"] = {
+            "method": "sigmoid",
+            "eps": 1e-6,
+            "coef": 0.0,
+            "intercept": 0.4,
+        }
+
+    republish(served / "06_models/release", "2999-01-01T00.00.00.000Z", flat_calibration)
     second = _call(api_event("/predictions", ROWS))[1]["predictions"]
     assert second != first and second[0] == second[1]
+    assert second[0][1] == pytest.approx(1 / (1 + np.exp(-0.4)))
 
 
 def test_pools_route_returns_contract_objects_in_input_order(served, trained_small_project):

@@ -2,5 +2,6 @@
 
 from yield_runway.datasets.atomic import AtomicDataset
 from yield_runway.datasets.csv_batches import CSVBatches, CSVBatchesDataset
+from yield_runway.datasets.release import ModelReleaseDataset
 
-__all__ = ["AtomicDataset", "CSVBatches", "CSVBatchesDataset"]
+__all__ = ["AtomicDataset", "CSVBatches", "CSVBatchesDataset", "ModelReleaseDataset"]

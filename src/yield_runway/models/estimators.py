@@ -94,6 +94,7 @@ class FillEmptyColumns(TransformerMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: np.ndarray | None = None) -> FillEmptyColumns:
         """Remember which columns hold no value at all."""
+        self.columns_ = list(X.columns)
         self.empty_ = [c for c in X.columns if X[c].isna().all()]
         return self
 

@@ -1,9 +1,9 @@
-"""Model artefacts for the HTTP API: loaded once per container, reloaded when a newer one lands.
+"""Model artefacts for the HTTP API: loaded once per container, reloaded when a new release lands.
 
 Layout under the data root (local path or s3://bucket/prefix), as training writes it:
-06_models/{champion,legacy}_model.joblib/<version>/..., 06_models/feature_list.json,
-06_models/categorical_mapping.json, 06_models/observation_limits.json and
-04_feature/feature_state.parquet.
+06_models/release/manifest.json (the release in service, with the SHA-256 of each of its files)
+and 06_models/release/<version>/..., plus the files the hourly run rewrites:
+04_feature/feature_state.parquet and 04_feature/market_context.json.
 """
 
 from __future__ import annotations
@@ -17,16 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import fsspec
-import joblib
 import pandas as pd
 
 from yield_runway.features.daily import ORIGINAL_FEATURES
-from yield_runway.pipelines.inference.contract import FeatureMismatchError, check_model_features
-from yield_runway.pipelines.inference.nodes import use_threads
+from yield_runway.serving.release import Release, ReleaseError, current_version, read_release
+from yield_runway.serving.scorer import OnnxScorer
 
 logger = logging.getLogger(__name__)
 
-MODELS = ("champion_model", "legacy_model")
+RELEASE_PATH = "06_models/release"
 STATE_PATH = "04_feature/feature_state.parquet"
 MARKET_PATH = "04_feature/market_context.json"
 
@@ -37,32 +36,49 @@ class ArtefactError(RuntimeError):
 
 @dataclass
 class Artefacts:
-    """What a request needs; `versions` names the model versions loaded."""
+    """What a request needs, from one verified release (`version`)."""
 
-    champion_model: Any
-    legacy_model: Any
+    champion_model: OnnxScorer
+    legacy_model: OnnxScorer
     feature_list: list[str]
     categorical_mapping: dict[str, Any]
     observation_limits: dict[str, float]
-    versions: dict[str, str]
+    version: str
     # Files the hourly run rewrites, by path under the root: (version tag, content).
     files: dict[str, tuple[str, Any]] = field(default_factory=dict)
     loaded_at: float = field(default_factory=time.monotonic)
 
 
 class ArtefactStore:
-    """Loads artefacts once and re-checks the latest model version at most every `ttl` seconds."""
+    """Loads a release once and re-checks the manifest's version at most every `ttl` seconds.
 
-    def __init__(self, root: str, ttl_seconds: float, n_jobs: int = 1) -> None:
-        # No listings cache: a warm container must see a model version uploaded after it started.
+    A new version that fails to load (missing, truncated or altered file) never replaces the one
+    in service: requests go on with it, and the new version is tried again after a back-off that
+    doubles from `backoff_seconds` up to `max_backoff_seconds`. With no good version loaded,
+    requests get a 503 naming the bad file, and no load is tried before the back-off ends.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        ttl_seconds: float,
+        n_jobs: int = 1,
+        backoff_seconds: float = 30.0,
+        max_backoff_seconds: float = 900.0,
+    ) -> None:
+        # No listings cache: a warm container must see a release uploaded after it started.
         self.fs, self.root = fsspec.core.url_to_fs(
             root, use_listings_cache=False, skip_instance_cache=True
         )
         self.uri = root
         self.ttl = ttl_seconds
         self.n_jobs = n_jobs
+        self.backoff = backoff_seconds
+        self.max_backoff = max_backoff_seconds
         self._current: Artefacts | None = None
         self._checked_at = float("-inf")
+        # The version that failed last, its error, and when it may be tried again.
+        self._failed: tuple[str, ArtefactError, float, float] | None = None
         self._lock = threading.Lock()
 
     def _path(self, relative: str) -> str:
@@ -77,64 +93,66 @@ class ArtefactStore:
             )
         return path
 
-    def latest_version(self, model: str) -> str:
-        """The newest version folder of a versioned model that holds the model file."""
-        folder = self._path(f"06_models/{model}.joblib")
+    def _load(self) -> Artefacts:
+        """The release in service, verified, as a request's artefacts."""
         try:
-            entries = self.fs.ls(folder, detail=False, refresh=True)
-        except FileNotFoundError:
-            entries = []
-        # Kedro version names are UTC timestamps: they sort chronologically as text.
-        for version in sorted((e.rstrip("/").rsplit("/", 1)[-1] for e in entries), reverse=True):
-            if self.fs.exists(f"{folder}/{version}/{model}.joblib"):
-                return version
-        raise ArtefactError(
-            f"Missing artefact {self.uri}/06_models/{model}.joblib/<version>/{model}.joblib: "
-            "run `kedro run --pipeline=training` and copy data/06_models there"
+            release: Release = read_release(self.fs, self._path(RELEASE_PATH), self.n_jobs)
+        except ReleaseError as error:
+            raise ArtefactError(str(error)) from None
+        legacy = release.models["legacy_model"]
+        if legacy.features != ORIGINAL_FEATURES:
+            raise ArtefactError(
+                f"legacy_model of release {release.version} uses {legacy.features}; the legacy "
+                f"API needs exactly {ORIGINAL_FEATURES}"
+            )
+        logger.info("Loaded model release %s from %s", release.version, self.uri)
+        return Artefacts(
+            champion_model=release.models["champion_model"],
+            legacy_model=legacy,
+            feature_list=release.feature_list,
+            categorical_mapping=release.categorical_mapping,
+            observation_limits=release.observation_limits,
+            version=release.version,
         )
 
-    def _load_json(self, relative: str) -> Any:
-        with self.fs.open(self._require(relative), "rb") as handle:
-            return json.load(handle)
-
-    def _load_model(self, model: str, version: str) -> Any:
-        with self.fs.open(self._path(f"06_models/{model}.joblib/{version}/{model}.joblib")) as f:
-            return use_threads(joblib.load(f), self.n_jobs)
-
-    def _load(self, versions: dict[str, str]) -> Artefacts:
-        feature_list = self._load_json("06_models/feature_list.json")
-        mapping = self._load_json("06_models/categorical_mapping.json")
-        limits = self._load_json("06_models/observation_limits.json")
-        models = {m: self._load_model(m, versions[m]) for m in MODELS}
+    def _refresh(self, now: float) -> None:
+        """Load the manifest's version if it is new and not backing off after a failure."""
         try:
-            for name, model in models.items():
-                check_model_features(model, feature_list, f"{name} {versions[name]}")
-        except FeatureMismatchError as error:
-            raise ArtefactError(str(error)) from None
-        if list(models["legacy_model"].features) != ORIGINAL_FEATURES:
-            raise ArtefactError(
-                f"legacy_model {versions['legacy_model']} uses {models['legacy_model'].features}; "
-                f"the legacy API needs exactly {ORIGINAL_FEATURES}"
-            )
-        logger.info("Loaded artefacts from %s: %s", self.uri, versions)
-        return Artefacts(
-            champion_model=models["champion_model"],
-            legacy_model=models["legacy_model"],
-            feature_list=feature_list,
-            categorical_mapping=mapping,
-            observation_limits=limits,
-            versions=versions,
+            version = current_version(self.fs, self._path(RELEASE_PATH))
+        except ReleaseError as error:
+            version, problem = "", ArtefactError(str(error))
+        else:
+            if self._current is not None and version == self._current.version:
+                self._failed = None
+                return
+            problem = None
+        if self._failed is not None and self._failed[0] == version and now < self._failed[2]:
+            return
+        if problem is None:
+            try:
+                self._current, self._failed = self._load(), None
+                return
+            except ArtefactError as error:
+                problem = error
+        wait = self.backoff if self._failed is None else min(2 * self._failed[3], self.max_backoff)
+        self._failed = (version, problem, now + wait, wait)
+        logger.error(
+            "Model release %s not loaded (%s); %s; next try in %.0f s",
+            version or "?",
+            problem,
+            f"serving {self._current.version}" if self._current else "no release to serve",
+            wait,
         )
 
     def get(self) -> Artefacts:
-        """The current artefacts, reloaded when a newer model version appeared."""
+        """The artefacts in service; ArtefactError (a 503) when no good release is loaded."""
         with self._lock:
             now = time.monotonic()
             if self._current is None or now - self._checked_at >= self.ttl:
-                versions = {m: self.latest_version(m) for m in MODELS}
-                if self._current is None or versions != self._current.versions:
-                    self._current = self._load(versions)
+                self._refresh(now)
                 self._checked_at = now
+            if self._current is None:
+                raise self._failed[1]
             return self._current
 
     def _tag(self, path: str) -> str:

@@ -61,13 +61,12 @@ def artefact_store() -> ArtefactStore:
 
 def legacy_predictions(event: dict[str, Any]) -> dict[str, Any]:
     """The legacy contract: `{"predictions": [[p_down, p_stable], ...]}` in input order."""
-    import pandas as pd
-
     config = load_config()
     matrix = feature_matrix(json_body(event), ORIGINAL_FEATURES, config.max_rows)
     artefacts = artefact_store().get()
     warnings = legacy_warnings(matrix, ORIGINAL_FEATURES, artefacts.categorical_mapping)
-    proba = artefacts.legacy_model.predict_proba(pd.DataFrame(matrix, columns=ORIGINAL_FEATURES))
+    # The release guarantees the legacy model's columns are ORIGINAL_FEATURES, in order.
+    proba = artefacts.legacy_model.predict_proba(matrix)
     # `warnings` only when there are some: the legacy body stays what dashboards parse.
     payload = {"predictions": proba.tolist(), **({"warnings": warnings} if warnings else {})}
     return http.response(200, payload)

@@ -10,6 +10,8 @@ import pandas as pd
 
 from yield_runway.features import market, state
 from yield_runway.features.snapshot import object_problems, parse_snapshot
+from yield_runway.serving.release import Release
+from yield_runway.serving.scorer import OnnxScorer
 
 from .contract import CONTRACT_FIELDS, check_model_features, contract_records, prediction_columns
 
@@ -22,6 +24,20 @@ class StaleRunError(RuntimeError):
 
 ID_COLUMNS = ["pool", "run_timestamp", "date", "chain", "project", "apy", "tvlUsd", "n_samples"]
 OUTPUT_COLUMNS = ["p_stable_up", *CONTRACT_FIELDS, "served"]
+
+
+def unpack_release(
+    model_release: Release,
+) -> tuple[OnnxScorer, list[str], dict[str, Any], dict[str, float], list[str]]:
+    """The champion and the tables of the release in service, all from one verified version."""
+    logger.info("Serving model release %s", model_release.version)
+    return (
+        model_release.models["champion_model"],
+        model_release.feature_list,
+        model_release.categorical_mapping,
+        model_release.observation_limits,
+        model_release.market_universe,
+    )
 
 
 def resolve_run_timestamp(value: str | None) -> pd.Timestamp:
@@ -132,15 +148,6 @@ def summarise_market_context(
     return market.to_records(context)
 
 
-def use_threads(model: Any, n_jobs: int | None) -> Any:
-    """Set the fitted estimators' n_jobs (Lambda has few vCPUs; threads beyond add overhead)."""
-    if n_jobs is not None:
-        for step in getattr(getattr(model, "model", None), "steps", []):
-            if hasattr(step[1], "n_jobs"):
-                step[1].n_jobs = n_jobs
-    return model
-
-
 def score_pools(
     serving_features: pd.DataFrame,
     champion_model: Any,
@@ -150,7 +157,7 @@ def score_pools(
 ) -> pd.DataFrame:
     """Calibrated P(Stable/Up) and the contract fields for the served population; null elsewhere."""
     check_model_features(champion_model, feature_list, "champion_model")
-    model = use_threads(champion_model, params["model_n_jobs"])
+    model = champion_model.use_threads(params["model_n_jobs"])
     frame = serving_features
     # The contract: the snapshot's apy > 0 and enough daily samples, today's included when it is
     # an observation. A pool with apy but no valid tvlUsd is an unobserved day for the features

@@ -14,6 +14,7 @@ from .nodes import (
     score_pools,
     summarise_market_context,
     summarise_run,
+    unpack_release,
 )
 
 
@@ -22,6 +23,18 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
+                unpack_release,
+                inputs="model_release",
+                outputs=[
+                    "served_champion_model",
+                    "served_feature_list",
+                    "served_categorical_mapping",
+                    "served_observation_limits",
+                    "served_market_universe",
+                ],
+                name="unpack_release",
+            ),
+            Node(
                 resolve_run_timestamp,
                 inputs="params:inference_run_timestamp",
                 outputs="inference_run_timestamp",
@@ -29,7 +42,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 parse_pools_snapshot,
-                inputs=["pools_snapshot", "params:data_engineering", "observation_limits"],
+                inputs=["pools_snapshot", "params:data_engineering", "served_observation_limits"],
                 outputs=["snapshot_rows", "snapshot_report"],
                 name="parse_pools_snapshot",
             ),
@@ -51,17 +64,17 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "feature_state_advanced",
                     "snapshot_rows",
                     "inference_run_timestamp",
-                    "categorical_mapping",
+                    "served_categorical_mapping",
                     "params:feature_engineering",
                     "params:target",
-                    "market_universe",
+                    "served_market_universe",
                 ],
                 outputs="serving_features",
                 name="compute_serving_features",
             ),
             Node(
                 summarise_market_context,
-                inputs=["serving_features", "market_universe", "params:feature_engineering"],
+                inputs=["serving_features", "served_market_universe", "params:feature_engineering"],
                 outputs="market_context_run",
                 name="summarise_market_context",
             ),
@@ -69,8 +82,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 score_pools,
                 inputs=[
                     "serving_features",
-                    "champion_model",
-                    "feature_list",
+                    "served_champion_model",
+                    "served_feature_list",
                     "params:served_population",
                     "params:inference",
                 ],
@@ -82,7 +95,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "scored_pools",
                     "inference_run_timestamp",
-                    "feature_list",
+                    "served_feature_list",
                     "params:inference",
                 ],
                 outputs="hourly_predictions",
@@ -94,7 +107,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "pools_snapshot",
                     "scored_pools",
                     "inference_run_timestamp",
-                    "feature_list",
+                    "served_feature_list",
                     "params:inference",
                 ],
                 outputs=["enriched_snapshot", "dataEnriched_hourly"],

@@ -2,6 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
+from .export import build_model_release
 from .model_report import write_model_report
 from .nodes import (
     build_feature_reference,
@@ -140,6 +141,24 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs="legacy_model",
                 name="refit_legacy_model",
+            ),
+            Node(
+                build_model_release,
+                inputs=[
+                    "champion_model",
+                    "legacy_model",
+                    "champion_name",
+                    "params:legacy_model",
+                    "feature_list",
+                    "categorical_mapping",
+                    "observation_limits",
+                    "market_universe",
+                    "model_input_table",
+                    "evaluation_splits",
+                    "params:release",
+                ],
+                outputs="model_release",
+                name="build_model_release",
             ),
             Node(
                 build_feature_reference,

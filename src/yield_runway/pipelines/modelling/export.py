@@ -1,0 +1,62 @@
+"""The release node: served models to ONNX, checked against scikit-learn on the holdout."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+
+from yield_runway.models.calibration import CalibratedModel
+from yield_runway.models.onnx_export import export_model, parity
+from yield_runway.models.splits import in_range
+from yield_runway.serving.release import TABLES, json_bytes
+from yield_runway.serving.scorer import OnnxScorer
+
+logger = logging.getLogger(__name__)
+
+
+def build_model_release(
+    champion_model: CalibratedModel,
+    legacy_model: CalibratedModel,
+    champion: str,
+    legacy: str,
+    feature_list: list[str],
+    categorical_mapping: dict[str, Any],
+    observation_limits: dict[str, float],
+    market_universe: list[str],
+    model_input_table: pd.DataFrame,
+    evaluation_splits: dict[str, Any],
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """The release's files and model specs; fails naming a model whose ONNX scores differ."""
+    holdout = model_input_table.loc[
+        in_range(
+            model_input_table["date"],
+            evaluation_splits["holdout_start"],
+            evaluation_splits["holdout_end"],
+        )
+    ]
+    tolerance = params["parity_tolerance"]
+    files, models = {}, {}
+    for key, model, name in (
+        ("champion_model", champion_model, champion),
+        ("legacy_model", legacy_model, legacy),
+    ):
+        graph, spec = export_model(model, name)
+        gap = parity(model, OnnxScorer(graph, spec), holdout, tolerance)
+        logger.info("ONNX %s (%s): max |dP| %.2g on %d holdout rows", key, name, gap, len(holdout))
+        files[f"{key}.onnx"] = graph
+        models[key] = {**spec, "file": f"{key}.onnx", "parity_max_abs_diff": gap}
+    tables = {
+        "feature_list": feature_list,
+        "categorical_mapping": categorical_mapping,
+        "observation_limits": observation_limits,
+        "market_universe": market_universe,
+    }
+    files.update({TABLES[key]: json_bytes(value) for key, value in tables.items()})
+    return {
+        "files": files,
+        "models": models,
+        "parity": {"rows": int(len(holdout)), "tolerance": tolerance},
+    }

@@ -1,0 +1,154 @@
+"""A model release: the files scoring needs, named with their SHA-256 by one manifest.
+
+Training writes `<root>/<version>/` (the two ONNX graphs and the JSON scoring reads, then that
+version's `manifest.json`), then copies the manifest to `<root>/manifest.json`, which names the
+version in service. Readers take the version from that manifest, never from folder names, and
+refuse any file whose bytes do not hash to the manifest's SHA-256. Nothing is unpickled: a
+file planted under the root is never read, and a changed one is refused. Rolling back is copying
+an older version's manifest over `<root>/manifest.json`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .scorer import OnnxScorer, ScorerError
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+MODELS = ("champion_model", "legacy_model")
+# The JSON files a release carries (scoring's inputs besides the graphs), by key.
+TABLES = {
+    "feature_list": "feature_list.json",
+    "categorical_mapping": "categorical_mapping.json",
+    "observation_limits": "observation_limits.json",
+    "market_universe": "market_universe.json",
+}
+# Versions and file names are single path parts: a manifest cannot point outside its root.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
+
+
+class ReleaseError(RuntimeError):
+    """A release is missing, incomplete or altered; the message names the file and the fix."""
+
+
+@dataclass
+class Release:
+    """A verified release: the served models and the tables scoring needs."""
+
+    version: str
+    models: dict[str, OnnxScorer]
+    feature_list: list[str]
+    categorical_mapping: dict[str, Any]
+    observation_limits: dict[str, float]
+    market_universe: list[str]
+    manifest: dict[str, Any] = field(repr=False)
+
+
+def sha256(payload: bytes) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    return hashlib.sha256(payload).hexdigest()
+
+
+def json_bytes(value: Any) -> bytes:
+    """A JSON file's bytes, as a release stores it."""
+    return json.dumps(value, indent=1, sort_keys=True, allow_nan=False).encode()
+
+
+def build_manifest(
+    version: str, files: Mapping[str, bytes], models: Mapping[str, Any], **extra: Any
+) -> dict[str, Any]:
+    """The manifest of `files` (name -> bytes) and the model specs, for `version`."""
+    for name in [version, *files]:
+        if not _NAME.match(name):
+            raise ReleaseError(f"not a plain file or version name: {name!r}")
+    return {
+        "format": FORMAT,
+        "version": version,
+        "files": {n: {"sha256": sha256(b), "bytes": len(b)} for n, b in sorted(files.items())},
+        "models": dict(models),
+        **extra,
+    }
+
+
+def _manifest(text: bytes, where: str) -> dict[str, Any]:
+    """A parsed manifest, refused unless its shape is the one training writes."""
+    try:
+        manifest = json.loads(text)
+        version, files, models = manifest["version"], manifest["files"], manifest["models"]
+        names_ok = all(_NAME.match(n) for n in [version, *files])
+        hashes_ok = all(isinstance(f["sha256"], str) and f["bytes"] >= 0 for f in files.values())
+        models_ok = all(models[m]["file"] in files for m in MODELS)
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ReleaseError(f"{where} is not a release manifest ({error!r}): retrain") from None
+    if manifest.get("format") != FORMAT or not (names_ok and hashes_ok and models_ok):
+        raise ReleaseError(
+            f"{where} is not a format-{FORMAT} release manifest with plain names, a SHA-256 "
+            "per file and both models: retrain, or copy a good version's manifest.json there"
+        )
+    missing = [f for f in TABLES.values() if f not in files]
+    if missing:
+        raise ReleaseError(f"{where} names no {', '.join(missing)}: retrain")
+    return manifest
+
+
+def current_version(fs: Any, root: str) -> str:
+    """The version the root's manifest puts in service (one small read)."""
+    where = f"{root}/{MANIFEST}"
+    try:
+        text = fs.cat_file(where)
+    except FileNotFoundError:
+        raise ReleaseError(
+            f"Missing {where}: run `kedro run --pipeline=training` and copy its "
+            "06_models/release there"
+        ) from None
+    return _manifest(text, where)["version"]
+
+
+def _verified(fs: Any, path: str, entry: Mapping[str, Any]) -> bytes:
+    """A file's bytes, refused unless they match the manifest's size and SHA-256."""
+    try:
+        payload = fs.cat_file(path)
+    except FileNotFoundError:
+        raise ReleaseError(f"Missing {path}, which the manifest names: upload it again") from None
+    if len(payload) != entry["bytes"] or sha256(payload) != entry["sha256"]:
+        raise ReleaseError(
+            f"{path} is {len(payload):,} bytes with SHA-256 {sha256(payload)[:12]}..., the "
+            f"manifest says {entry['bytes']:,} bytes and {entry['sha256'][:12]}...: truncated "
+            "or replaced; upload that version again or roll back"
+        )
+    return payload
+
+
+def read_release(fs: Any, root: str, n_jobs: int | None = 1) -> Release:
+    """The release the root's manifest names, every file checked against its SHA-256."""
+    where = f"{root}/{MANIFEST}"
+    try:
+        manifest = _manifest(fs.cat_file(where), where)
+    except FileNotFoundError:
+        raise ReleaseError(
+            f"Missing {where}: run `kedro run --pipeline=training` and copy its "
+            "06_models/release there"
+        ) from None
+    folder = f"{root}/{manifest['version']}"
+    payloads = {n: _verified(fs, f"{folder}/{n}", e) for n, e in manifest["files"].items()}
+    tables = {key: json.loads(payloads[name]) for key, name in TABLES.items()}
+    models = {}
+    for key in MODELS:
+        spec = manifest["models"][key]
+        try:
+            models[key] = OnnxScorer(payloads[spec["file"]], spec, n_jobs)
+        except ScorerError as error:
+            raise ReleaseError(f"{folder}/{spec['file']}: {error}") from None
+        missing = [f for f in models[key].features if f not in tables["feature_list"]]
+        if missing:
+            raise ReleaseError(
+                f"{folder}/{spec['file']} needs feature(s) its feature_list lacks: "
+                f"{', '.join(missing)}"
+            )
+    return Release(version=manifest["version"], models=models, manifest=manifest, **tables)

@@ -1,0 +1,116 @@
+"""A served model as data: an ONNX graph of the classifier and its calibration's parameters.
+
+Nothing here unpickles or imports scikit-learn: onnxruntime runs the graph and NumPy applies
+the calibration, so a model file can hold numbers, never code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+PROBABILITIES = "probabilities"
+
+
+class ScorerError(ValueError):
+    """A model file or its specification cannot be served; the message says which and why."""
+
+
+def calibrate(p: np.ndarray, calibration: Mapping[str, Any]) -> np.ndarray:
+    """Calibrated P(Stable/Up) from raw scores, by the parameters training published."""
+    method = calibration["method"]
+    if method == "none":
+        return p
+    if method == "sigmoid":
+        eps = calibration["eps"]
+        clipped = np.clip(p, eps, 1 - eps)
+        z = np.log(clipped / (1 - clipped))
+        return 1.0 / (1.0 + np.exp(-(calibration["coef"] * z + calibration["intercept"])))
+    if method == "isotonic":
+        # np.interp holds the end values beyond the thresholds: isotonic's out_of_bounds="clip".
+        return np.interp(p, calibration["x"], calibration["y"])
+    raise ScorerError(f"unknown calibration method {method!r}")
+
+
+def session_threads(n_jobs: int | None) -> int:
+    """onnxruntime's intra-op thread count for a scikit-learn style n_jobs (0: all cores)."""
+    return 0 if n_jobs is None or n_jobs < 0 else int(n_jobs)
+
+
+class OnnxScorer:
+    """P(Stable/Up) per row of `features`, as the published (calibrated) model gives it."""
+
+    def __init__(self, graph: bytes, spec: Mapping[str, Any], n_jobs: int | None = 1) -> None:
+        try:
+            self.features = [str(f) for f in spec["features"]]
+            self.dtype = np.dtype(spec["input_dtype"])
+            self.calibration = dict(spec["calibration"])
+            self.name = str(spec.get("name", "model"))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ScorerError(f"cannot serve this model: bad spec ({error!r})") from None
+        self._graph = graph
+        self.n_jobs = n_jobs
+        self._session = self._open()
+
+    def _open(self) -> ort.InferenceSession:
+        """An onnxruntime session of the graph, refused unless it fits the spec."""
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = session_threads(self.n_jobs)
+        options.inter_op_num_threads = 1
+        try:
+            session = ort.InferenceSession(self._graph, options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own types for a bad graph
+            raise ScorerError(f"not a servable ONNX graph: {str(error)[:300]}") from None
+        inputs = session.get_inputs()
+        outputs = [o.name for o in session.get_outputs()]
+        if len(inputs) != 1 or PROBABILITIES not in outputs:
+            raise ScorerError(
+                f"the graph must take one input and give {PROBABILITIES!r}: it takes "
+                f"{[i.name for i in inputs]} and gives {outputs}"
+            )
+        if inputs[0].shape[1] != len(self.features):
+            raise ScorerError(
+                f"the graph takes {inputs[0].shape[1]} columns, its spec names "
+                f"{len(self.features)}: {self.features}"
+            )
+        self._input = inputs[0].name
+        return session
+
+    def use_threads(self, n_jobs: int | None) -> OnnxScorer:
+        """Score with `n_jobs` threads from now on (Lambda has one or two vCPUs)."""
+        if n_jobs != self.n_jobs:
+            self.n_jobs = n_jobs
+            self._session = self._open()
+        return self
+
+    def matrix(self, X: Any) -> np.ndarray:
+        """The model's columns of a table (anything indexable by column name) or a matrix."""
+        if hasattr(X, "columns"):
+            missing = [f for f in self.features if f not in X.columns]
+            if missing:
+                raise ScorerError(f"Missing feature(s) for {self.name}: {', '.join(missing)}")
+            return np.column_stack([np.asarray(X[f], dtype=np.float64) for f in self.features])
+        matrix = np.asarray(X, dtype=np.float64)
+        if matrix.ndim != 2 or matrix.shape[1] != len(self.features):
+            raise ScorerError(
+                f"{self.name} needs a matrix of {len(self.features)} columns, got {matrix.shape}"
+            )
+        return matrix
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Return [P(Down), P(Stable/Up)] per row, calibrated."""
+        matrix = self.matrix(X)
+        if len(matrix) == 0:
+            return np.empty((0, 2))
+        # The trees were fit on float32 (scikit-learn casts), the rest on float64: each graph
+        # takes the type its estimator computed in.
+        raw = self._session.run([PROBABILITIES], {self._input: matrix.astype(self.dtype)})[0]
+        p = calibrate(np.asarray(raw[:, 1], dtype=np.float64), self.calibration)
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predict 1 (Stable/Up) or 0 (Down)."""
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
