@@ -142,3 +142,44 @@ def test_a_large_state_is_still_one_conditional_put(s3_server, monkeypatch):
     ((size, options),) = calls
     assert options["IfMatch"] == state.attrs["version"]
     assert size < 2 * options["chunksize"] <= 2 * max(size, 5 * 2**20)
+
+
+def test_a_retried_put_that_finds_its_own_write_is_no_conflict(s3_server, monkeypatch):
+    # botocore retries a PUT whose response was lost; the retry's If-Match then fails against
+    # the object the first try stored. That object is this run's payload: the save succeeded.
+    boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket="retry")
+    fs_args = {"client_kwargs": {"endpoint_url": s3_server}, "skip_instance_cache": True}
+    dataset = FeatureStateDataset(filepath="s3://retry/feature_state.parquet", fs_args=fs_args)
+    dataset.save(_state(2))
+    state = dataset.load()
+    pipe = dataset._fs.pipe_file
+
+    def lost_response(path, data, **kw):
+        pipe(path, data, **kw)  # the first try lands...
+        pipe(path, data, **kw)  # ...and the retry finds the ETag changed: 412
+
+    monkeypatch.setattr(dataset._fs, "pipe_file", lost_response)
+    changed = _state(3)
+    changed.attrs = state.attrs
+    dataset.save(changed)
+    monkeypatch.undo()
+    assert len(dataset.load()) == len(changed)
+    # A real conflict (another payload stored) is still one.
+    stale = _state(4)
+    stale.attrs = state.attrs
+    with pytest.raises(StateConflictError):
+        dataset.save(stale)
+
+
+@pytest.mark.parametrize("code", ["PreconditionFailed", "ConditionalRequestConflict", "409"])
+def test_conditional_write_refusals_are_conflicts(code):
+    from botocore.exceptions import ClientError
+
+    from yield_runway.features.state_dataset import _precondition_failed
+
+    error = OSError("wrapped")
+    error.__cause__ = ClientError({"Error": {"Code": code}}, "PutObject")
+    assert _precondition_failed(error)
+    other = OSError("wrapped")
+    other.__cause__ = ClientError({"Error": {"Code": "AccessDenied"}}, "PutObject")
+    assert not _precondition_failed(other)

@@ -10,7 +10,7 @@ import pytest
 from kedro.io import DatasetError
 
 from yield_runway.datasets import CSVBatches, CSVBatchesDataset
-from yield_runway.datasets.csv_batches import _mapped_line_blocks
+from yield_runway.datasets.csv_batches import RawFileError, _mapped_line_blocks
 
 TEXT = "timestamp,pool,apy\n2025-01-01T00:00:00.000Z,p1,5.0\n2025-01-01T01:00:00.000Z,,NaN\n"
 
@@ -96,8 +96,36 @@ def test_mapped_blocks_are_whole_lines_of_about_block_size(tmp_path, size, trail
 def test_an_empty_file_is_a_clear_error(tmp_path):
     path = tmp_path / "empty.csv"
     path.write_bytes(b"")
-    with pytest.raises(pa.ArrowInvalid, match="Empty CSV"):
+    with pytest.raises(RawFileError, match=f"{path}: cannot be read .*the file is empty"):
         list(CSVBatchesDataset(filepath=str(path)).load())
+
+
+@pytest.mark.parametrize("name", ["h.csv", "h.csv.gz"])
+def test_malformed_rows_are_skipped_and_named_by_file_line(tmp_path, name):
+    good = "2025-01-01T00:00:00.000Z,p{i},5.0\n"
+    lines = [good.format(i=i) for i in range(300)]
+    lines[10] = "2025-01-01T00:00:00.000Z,p10\n"  # file line 12: a field short
+    lines[250] = "2025-01-01T00:00:00.000Z,p250,5.0,extra\n"  # file line 252: one too many
+    text = "timestamp,pool,apy\n" + "".join(lines)
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    # Blocks of 1 KB: the bad rows fall in different blocks, not the first.
+    batches = CSVBatchesDataset(filepath=str(path), load_args={"block_size": 1024}).load()
+    rows = pa.Table.from_batches(list(batches)).to_pandas()
+    assert len(rows) == 298 and "p10" not in set(rows["pool"]) and "p250" not in set(rows["pool"])
+    count, listed = batches.malformed_rows()
+    assert count == 2
+    assert listed == [
+        {"line": 12, "problem": "expected 3 fields, got 2", "text": "2025-01-01T00:00:00.000Z,p10"},
+        {
+            "line": 252,
+            "problem": "expected 3 fields, got 4",
+            "text": "2025-01-01T00:00:00.000Z,p250,5.0,extra",
+        },
+    ]
+    assert text.splitlines()[11] == listed[0]["text"]  # line 12, counting from 1
+    list(batches)  # a second pass counts afresh
+    assert batches.malformed_rows()[0] == 2
 
 
 def test_expected_rows_from_the_size_of_a_plain_file_only(tmp_path):

@@ -23,6 +23,7 @@ OUTPUTS = [
     "holdout_predictions",
     "champion_model",
     "legacy_model",
+    "model_release",
     "feature_reference",
     "feature_importance",
     "metrics_table",
@@ -43,6 +44,7 @@ def training_outputs() -> dict:
     datasets = {
         "pools_history": MemoryDataset(raw),
         "pools_snapshot": MemoryDataset(make_snapshot(raw)),
+        "trained_history": MemoryDataset({}),  # a first training: no release in service
     }
     for key, value in small_test_parameters().items():
         datasets[f"params:{key}"] = MemoryDataset(value)
@@ -55,6 +57,9 @@ def training_outputs() -> dict:
 
 def test_training_writes_every_artefact(training_outputs):
     assert set(training_outputs) == set(OUTPUTS)
+    release = training_outputs["model_release"]
+    assert {"champion_model.onnx", "legacy_model.onnx"} <= set(release["files"])
+    assert release["history"]["rows_raw"] == training_outputs["cleaning_report"]["rows_raw"]
     report = training_outputs["cleaning_report"]
     # A clean history loses only the top 0.1% of APY rows, to the outlier rule.
     assert report["rows_dropped"] == report["dropped_by_reason"]["apy_outlier"]

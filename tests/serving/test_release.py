@@ -89,8 +89,14 @@ def test_a_release_is_picked_by_its_manifest_never_by_folder_name(root, tmp_path
         (root / planted).mkdir()
         for name in ("champion_model.onnx", "champion_model.joblib", "legacy_model.joblib"):
             (root / planted / name).write_bytes(pickle.dumps(_Planted(str(marker))))
+    # Where the pickled models of earlier releases were loaded from, and training still saves them.
+    for model in ("champion_model", "legacy_model"):
+        planted = root.parent / f"{model}.joblib" / NEWER
+        planted.mkdir(parents=True)
+        (planted / f"{model}.joblib").write_bytes(pickle.dumps(_Planted(str(marker))))
     release = read_release(fs, str(root))
     assert release.version == version
+    assert ArtefactStore(str(root.parents[1]), ttl_seconds=0).get().version == version
     assert not marker.exists()
 
 

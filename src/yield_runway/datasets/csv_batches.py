@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import mmap
 import os
+import zlib
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +29,14 @@ from kedro.io.core import (
 )
 
 from yield_runway.datasets import atomic
+
+# Malformed rows kept for the report (all are counted).
+MAX_MALFORMED_LISTED = 20
+
+
+class RawFileError(ValueError):
+    """A raw file cannot be read; the message names the file and the problem."""
+
 
 # A DefiLlama pools.csv row is 110 to 130 bytes: an estimate of the rows of a file, to size
 # buffers (a wrong one costs some memory or a resize, never a result).
@@ -57,6 +67,43 @@ class CSVBatches:
         self._convert_options = convert_options
         self._threads = max(1, threads)
         self._number_columns = tuple(number_columns)
+        # Of the last iteration: rows with the wrong number of fields (skipped), as
+        # (block, line in block, problem, text), and each block's offset in the file's text.
+        self._malformed: list[tuple[int, int, str, str]] = []
+        self._offsets: list[int] = []
+
+    @property
+    def path(self) -> str:
+        """The file read."""
+        return self._path
+
+    def malformed_rows(self) -> tuple[int, list[dict[str, Any]]]:
+        """How many rows the last iteration skipped as malformed, and the first few of them
+        (file line, problem, text)."""
+        found = sorted(self._malformed)
+        listed = found[:MAX_MALFORMED_LISTED]
+        before = self._lines_before(sorted({self._offsets[b] for b, *_ in listed}))
+        rows = [
+            {"line": before[self._offsets[b]] + n, "problem": problem, "text": text[:200]}
+            for b, n, problem, text in listed
+        ]
+        return len(found), rows
+
+    def _lines_before(self, offsets: list[int]) -> dict[int, int]:
+        """The number of line ends before each offset of the file's text (one more read)."""
+        counts, seen, position = {}, 0, 0
+        remaining = list(offsets)
+        with self._fs.open(self._path, mode="rb", compression=self._compression_of()) as stream:
+            while remaining:
+                chunk = stream.read(1 << 24)
+                while remaining and remaining[0] <= position + len(chunk):
+                    counts[remaining[0]] = seen + chunk.count(b"\n", 0, remaining[0] - position)
+                    remaining.pop(0)
+                if not chunk:
+                    break
+                seen += chunk.count(b"\n")
+                position += len(chunk)
+        return counts
 
     @property
     def expected_rows(self) -> int | None:
@@ -86,6 +133,23 @@ class CSVBatches:
             yield _line_blocks(stream, size)
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
+        """The file's rows as batches, in order; a file that cannot be read names itself."""
+        self._malformed, self._offsets = [], []
+        try:
+            yield from self._batches()
+        except (pa.ArrowInvalid, OSError, EOFError, UnicodeDecodeError, zlib.error) as error:
+            kind = "not gzip" if isinstance(error, gzip.BadGzipFile) else type(error).__name__
+            raise RawFileError(f"{self._path}: cannot be read ({kind}): {error}") from None
+
+    def _blocks_counted(self, blocks: Iterator[pa.Buffer]) -> Iterator[tuple[int, pa.Buffer]]:
+        """Each block with its index, recording where in the file's text it starts."""
+        offset = 0
+        for index, block in enumerate(blocks):
+            self._offsets.append(offset)
+            offset += block.size
+            yield index, block
+
+    def _batches(self) -> Iterator[pa.RecordBatch]:
         # One thread reads blocks of whole lines in order (gzip and S3 streams are sequential);
         # `threads` parse them concurrently (Arrow releases the GIL) while the consumer works on
         # the earlier ones. Batches come in file order; at most threads + 1 blocks are in flight.
@@ -93,43 +157,60 @@ class CSVBatches:
             self._open_blocks() as blocks,
             ThreadPoolExecutor(self._threads, thread_name_prefix="csv-blocks") as pool,
         ):
-            head = next(blocks, None)
+            numbered = self._blocks_counted(blocks)
+            _, head = next(numbered, (0, None))
             if head is None:
-                raise pa.ArrowInvalid(f"Empty CSV file: {self._path}")
+                raise pa.ArrowInvalid("the file is empty (no header line)")
             names = _header_names(head, self._read_options)
             configured = self._convert_options.column_types
             pending: deque[Future] = deque()
             if set(names) <= set(configured):
                 # Every column's type is configured: no block waits for another's types, and
                 # the first is parsed alongside the others.
-                first_read = self._first_read_options(use_threads=False)
-                pending.append(pool.submit(self._parse, head, first_read, self._convert_options))
+                first_read = self._first_read_options()
+                pending.append(pool.submit(self._parse, head, first_read, self._convert_options, 0))
                 schema = pa.schema([(name, configured[name]) for name in names])
             else:
                 # The first block fixes the types of columns left to inference for every later
                 # block (as Arrow's streaming reader does): a block never re-infers a column.
-                first = self._parse(head, self._first_read_options(), self._convert_options)
+                first = self._parse(head, self._first_read_options(), self._convert_options, 0)
                 yield from _table_batches(first)
                 schema = first.schema
             later_read, later_convert = self._later_options(schema)
-            for block in blocks:
-                pending.append(pool.submit(self._parse, block, later_read, later_convert))
+            for index, block in numbered:
+                pending.append(pool.submit(self._parse, block, later_read, later_convert, index))
                 if len(pending) > self._threads:
                     yield from _table_batches(pending.popleft().result())
             while pending:
                 yield from _table_batches(pending.popleft().result())
 
     def _parse(
-        self, block: pa.Buffer, read: pacsv.ReadOptions, convert: pacsv.ConvertOptions
+        self, block: pa.Buffer, read: pacsv.ReadOptions, convert: pacsv.ConvertOptions, index: int
     ) -> pa.Table:
-        """One block as a table; number columns as text where a value in the block is not one."""
+        """One block as a table, malformed rows skipped and recorded; number columns as text
+        where a value in the block is not one."""
+        found: list[tuple[int, int, str, str]] = []
+
+        def skip(row: pacsv.InvalidRow) -> str:
+            problem = f"expected {row.expected_columns} fields, got {row.actual_columns}"
+            found.append((index, row.number or 0, problem, row.text))
+            return "skip"
+
+        parse = pacsv.ParseOptions(invalid_row_handler=skip)
         try:
-            return pacsv.read_csv(
-                pa.BufferReader(block), read_options=read, convert_options=convert
+            table = pacsv.read_csv(
+                pa.BufferReader(block),
+                read_options=read,
+                parse_options=parse,
+                convert_options=convert,
             )
         except pa.ArrowInvalid:
             if not self._number_columns:
                 raise
+        else:
+            self._malformed.extend(found)
+            return table
+        found.clear()
         # A value of a number column did not parse: the block is read again with those columns
         # as text, so that validation judges (and counts) each value, as for any text column.
         as_text = deepcopy(convert)
@@ -137,12 +218,19 @@ class CSVBatches:
             **convert.column_types,
             **dict.fromkeys(self._number_columns, pa.string()),
         }
-        return pacsv.read_csv(pa.BufferReader(block), read_options=read, convert_options=as_text)
+        table = pacsv.read_csv(
+            pa.BufferReader(block), read_options=read, parse_options=parse, convert_options=as_text
+        )
+        self._malformed.extend(found)
+        return table
 
-    def _first_read_options(self, use_threads: bool = True) -> pacsv.ReadOptions:
-        """Options for the first block: its header line names the columns."""
+    def _first_read_options(self) -> pacsv.ReadOptions:
+        """Options for the first block: its header line names the columns.
+
+        Single-threaded, as every block: Arrow numbers a malformed row's line only then.
+        """
         first = deepcopy(self._read_options)
-        first.use_threads = use_threads
+        first.use_threads = False
         first.block_size = self._parse_block_size
         return first
 

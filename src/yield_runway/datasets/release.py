@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -14,7 +15,14 @@ from kedro.io.core import (
 )
 
 from yield_runway.datasets.atomic import write_bytes
-from yield_runway.serving.release import MANIFEST, Release, build_manifest, json_bytes, read_release
+from yield_runway.serving.release import (
+    MANIFEST,
+    Release,
+    ReleaseError,
+    build_manifest,
+    json_bytes,
+    read_release,
+)
 
 
 class ModelReleaseDataset(AbstractDataset[dict[str, Any], Release]):
@@ -67,3 +75,33 @@ class ModelReleaseDataset(AbstractDataset[dict[str, Any], Release]):
 
     def _describe(self) -> dict[str, Any]:
         return {"path": self._uri, "n_jobs": self._n_jobs}
+
+
+class TrainedHistoryDataset(AbstractDataset[None, dict[str, Any]]):
+    """The `history` summary of the release in service under `path`; {} when there is none."""
+
+    def __init__(self, *, path: str, metadata: dict[str, Any] | None = None) -> None:
+        protocol, root = get_protocol_and_path(path)
+        self._uri = path.rstrip("/")
+        self._path = f"{get_filepath_str(PurePosixPath(root), protocol).rstrip('/')}/{MANIFEST}"
+        self._fs = fsspec.filesystem(protocol)
+        self.metadata = metadata
+
+    def load(self) -> dict[str, Any]:
+        """The history the model in service was trained on."""
+        try:
+            text = self._fs.cat_file(self._path)
+        except FileNotFoundError:
+            return {}
+        try:
+            return dict(json.loads(text).get("history", {}))
+        except (ValueError, AttributeError, TypeError) as error:
+            raise ReleaseError(
+                f"{self._uri}/{MANIFEST} is not a release manifest: {error}"
+            ) from None
+
+    def save(self, data: None) -> None:
+        raise NotImplementedError("trained_history is read from the release: it is not saved")
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": self._uri}

@@ -11,6 +11,7 @@ newer state. A state without a version (a fresh one, built by training) replaces
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from pathlib import PurePosixPath
@@ -92,10 +93,21 @@ class FeatureStateDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
                 chunk = max(len(payload), 5 * 2**20)
                 self._fs.pipe_file(self._path, payload, chunksize=chunk, **condition)
             except OSError as error:
-                if _precondition_failed(error):
+                if not _precondition_failed(error):
+                    raise
+                # A PUT that botocore retried after a lost response finds its own first try
+                # stored: then the stored object is this payload (a single PUT's ETag is its MD5).
+                if self._stored_etag() != hashlib.md5(payload).hexdigest():
                     raise self._conflict() from error
-                raise
         self._fs.invalidate_cache(self._path)
+
+    def _stored_etag(self) -> str | None:
+        """The stored object's ETag now, unquoted; None when there is none."""
+        try:
+            info = self._fs.info(self._path, refresh=True)
+        except FileNotFoundError:
+            return None
+        return str(info.get("ETag", "")).strip('"') or None
 
     def _conflict(self) -> StateConflictError:
         """The error of a save that found the stored state changed since this run read it."""
@@ -128,7 +140,8 @@ def _precondition_failed(error: BaseException) -> bool:
     """True when S3 refused a conditional write (s3fs wraps botocore's error in an OSError)."""
     while error is not None:
         code = getattr(error, "response", {}).get("Error", {}).get("Code")
-        if code in ("PreconditionFailed", "412"):
+        # 409: another conditional write to the object was in progress; it may have won.
+        if code in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
             return True
         error = error.__cause__ or error.__context__
     return False

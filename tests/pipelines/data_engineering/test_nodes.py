@@ -12,6 +12,7 @@ from yield_runway.pipelines.data_engineering import reference
 from yield_runway.pipelines.data_engineering.nodes import (
     _outlier_cap,
     build_daily_grid,
+    check_history_growth,
     derive_observation_limits,
     extract_pool_metadata,
     reduce_pools_history,
@@ -65,6 +66,7 @@ def test_bad_rows_are_dropped_and_counted(de_params, caplog):
         "negative_apy": 1,
         "absurd_apy": 1,
         "invalid_tvl": 1,
+        "malformed_row": 0,
         "apy_outlier": 0,
     }
     assert report["rows_raw"] == 13 and report["rows_clean"] == 2
@@ -211,3 +213,40 @@ def test_a_history_with_no_usable_row_is_refused_with_the_reasons(de_params):
     header_only = iter([pa.RecordBatch.from_pandas(_raw([]), preserve_index=False)])
     with pytest.raises(ValueError, match="0 rows read, all dropped \\(the file has no row\\)"):
         reduce_pools_history(header_only, de_params)
+
+
+def _reduced(days: int) -> pd.DataFrame:
+    return pd.DataFrame({"date": pd.date_range("2025-01-01", periods=days), "pool": "p1"})
+
+
+REPORT = {"rows_raw": 240, "rows_clean": 230, "pools": 1}
+
+
+def test_history_growth_passes_a_longer_history_on_and_summarises_it(de_params):
+    trained = {"rows_raw": 200, "last_date": "2025-01-08"}
+    daily = _reduced(10)
+    passed, summary = check_history_growth(daily, REPORT, trained, de_params)
+    assert passed is daily
+    assert summary == {
+        "rows_raw": 240,
+        "rows_clean": 230,
+        "pools": 1,
+        "first_date": "2025-01-01",
+        "last_date": "2025-01-10",
+    }
+    assert check_history_growth(daily, REPORT, {}, de_params)[1] == summary  # first training
+
+
+@pytest.mark.parametrize(
+    ("trained", "says"),
+    [
+        ({"rows_raw": 241, "last_date": "2025-01-10"}, "raw rows 240 < 241"),
+        ({"rows_raw": 240, "last_date": "2025-01-11"}, "last day 2025-01-10 < 2025-01-11"),
+    ],
+)
+def test_a_history_smaller_than_the_trained_one_is_refused(de_params, trained, says):
+    with pytest.raises(ValueError, match="pools_history shrank") as error:
+        check_history_growth(_reduced(10), REPORT, trained, de_params)
+    assert says in str(error.value) and "allow_shrunk_history=true" in str(error.value)
+    allowed = {**de_params, "allow_shrunk_history": True}
+    assert check_history_growth(_reduced(10), REPORT, trained, allowed)[1]["rows_raw"] == 240

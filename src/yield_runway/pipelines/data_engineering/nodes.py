@@ -220,8 +220,9 @@ def reduce_pools_history(
         run["attribute_parts"].append(partials.attribute_partial(rows))
     observed = _observed_days(run, values, how)
 
-    dropped = dict(state.dropped)
-    dropped["apy_outlier"] = n_outliers
+    n_malformed, malformed = _malformed_rows(pools_history)
+    state.rows += n_malformed
+    dropped = {**state.dropped, "malformed_row": n_malformed, "apy_outlier": n_outliers}
     n_clean = n_apy - n_outliers
     if not n_clean:
         # Nothing to train on: say why, before an empty grid or an infinite APY cap is written.
@@ -236,6 +237,7 @@ def reduce_pools_history(
         "dropped_by_reason": dropped,
         "apy_outlier_cap": cap,
         "pools": int(observed["pool"].nunique()),
+        "malformed_rows": malformed,
     }
     logger.info(
         "Cleaned pools_history: kept %d of %d rows; dropped %s (APY outlier cap %.4g%%)",
@@ -245,6 +247,60 @@ def reduce_pools_history(
         cap,
     )
     return observed, report
+
+
+def check_history_growth(
+    pools_daily_reduced: pd.DataFrame,
+    cleaning_report: dict[str, Any],
+    trained_history: dict[str, Any],
+    params: dict[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Pass the pool-days on unless the history has fewer rows or ends earlier than the one the
+    model in service was trained on; summarise it for the release."""
+    dates = pools_daily_reduced["date"]
+    summary = {
+        "rows_raw": int(cleaning_report["rows_raw"]),
+        "rows_clean": int(cleaning_report["rows_clean"]),
+        "pools": int(cleaning_report["pools"]),
+        "first_date": str(dates.min().date()),
+        "last_date": str(dates.max().date()),
+    }
+    shrank = [
+        f"{what} {summary[key]} < {trained_history[key]}"
+        for key, what in (("rows_raw", "raw rows"), ("last_date", "last day"))
+        if key in trained_history and summary[key] < trained_history[key]
+    ]
+    if shrank and not params["allow_shrunk_history"]:
+        raise ValueError(
+            f"pools_history shrank against the history the model in service was trained on "
+            f"({'; '.join(shrank)}): a truncated file or an ingestion that lost data? Training "
+            "stops; to train on it anyway, run with "
+            "--params=data_engineering.allow_shrunk_history=true"
+        )
+    if shrank:
+        logger.warning("pools_history shrank (%s): trained anyway", "; ".join(shrank))
+    return pools_daily_reduced, summary
+
+
+def _malformed_rows(
+    pools_history: Iterable[pa.RecordBatch] | pd.DataFrame,
+) -> tuple[int, list[dict[str, Any]]]:
+    """Rows the reader skipped for their number of fields: a count, and the first few, logged
+    with the file and line."""
+    if not hasattr(pools_history, "malformed_rows"):
+        return 0, []
+    count, rows = pools_history.malformed_rows()
+    for row in rows[:5]:
+        logger.warning(
+            "%s line %d: %s; row dropped: %r",
+            pools_history.path,
+            row["line"],
+            row["problem"],
+            row["text"],
+        )
+    if count > 5:
+        logger.warning("%s: %d malformed rows dropped in all", pools_history.path, count)
+    return count, rows
 
 
 def _outlier_cap(run: dict[str, Any], n: int, q: float) -> tuple[float, int]:

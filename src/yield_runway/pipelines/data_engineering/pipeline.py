@@ -4,6 +4,7 @@ from kedro.pipeline import Node, Pipeline
 
 from .nodes import (
     build_daily_grid,
+    check_history_growth,
     derive_observation_limits,
     extract_pool_metadata,
     reduce_pools_history,
@@ -17,8 +18,20 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 reduce_pools_history,
                 inputs=["pools_history", "params:data_engineering"],
-                outputs=["pools_daily_observed", "cleaning_report"],
+                outputs=["pools_daily_reduced", "cleaning_report"],
                 name="reduce_pools_history",
+            ),
+            # A gate: nothing downstream runs on a history smaller than the last one trained on.
+            Node(
+                check_history_growth,
+                inputs=[
+                    "pools_daily_reduced",
+                    "cleaning_report",
+                    "trained_history",
+                    "params:data_engineering",
+                ],
+                outputs=["pools_daily_observed", "history_summary"],
+                name="check_history_growth",
             ),
             Node(
                 derive_observation_limits,

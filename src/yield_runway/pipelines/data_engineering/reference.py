@@ -103,6 +103,7 @@ def clean_pools_history(
 
     cap = float(clean["apy"].quantile(params["apy_outlier_quantile"])) if len(clean) else np.inf
     outlier = clean["apy"] > cap
+    dropped["malformed_row"] = 0  # a frame has no row of the wrong width
     dropped["apy_outlier"] = int(outlier.sum())
     clean = clean.loc[~outlier].sort_values(["pool", "timestamp"], kind="stable")
     clean = clean.reset_index(drop=True)
@@ -114,6 +115,7 @@ def clean_pools_history(
         "dropped_by_reason": dropped,
         "apy_outlier_cap": cap,
         "pools": int(clean["pool"].nunique()),
+        "malformed_rows": [],
     }
     logger.info(
         "Cleaned pools_history: kept %d of %d rows; dropped %s (APY outlier cap %.4g%%)",

@@ -27,6 +27,7 @@ def build_model_release(
     market_universe: list[str],
     model_input_table: pd.DataFrame,
     evaluation_splits: dict[str, Any],
+    history_summary: dict[str, Any],
     params: dict[str, Any],
 ) -> dict[str, Any]:
     """The release's files and model specs; fails naming a model whose ONNX scores differ."""
@@ -59,4 +60,5 @@ def build_model_release(
         "files": files,
         "models": models,
         "parity": {"rows": int(len(holdout)), "tolerance": tolerance},
+        "history": history_summary,
     }

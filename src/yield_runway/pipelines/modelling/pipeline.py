@@ -155,6 +155,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "market_universe",
                     "model_input_table",
                     "evaluation_splits",
+                    "history_summary",
                     "params:release",
                 ],
                 outputs="model_release",
