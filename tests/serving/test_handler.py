@@ -156,6 +156,8 @@ def test_warm_container_sees_a_new_model_version(served):
             "coef": 0.0,
             "intercept": 0.4,
         }
+        check = models["legacy_model"]["check"]  # training would have stored these scores
+        check["p_stable_up"] = [1 / (1 + np.exp(-0.4))] * len(check["rows"])
 
     republish(served / "06_models/release", "2999-01-01T00.00.00.000Z", flat_calibration)
     second = _call(api_event("/predictions", ROWS))[1]["predictions"]

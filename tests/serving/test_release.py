@@ -263,3 +263,57 @@ def test_release_json_round_trips_the_tables(root):
     assert release.feature_list == json.loads((folder / "feature_list.json").read_text())
     assert release.observation_limits["apy_limit"] > 0
     assert set(release.market_universe) and set(release.categorical_mapping)
+
+
+def test_a_failing_read_keeps_the_loaded_release(data, root, clock, loads, monkeypatch):
+    # S3 throttling or a denied read of the manifest must not take the API down.
+    store = ArtefactStore(str(data), ttl_seconds=0, backoff_seconds=30)
+    good = store.get()
+    original = store.fs.cat_file
+
+    def throttled(path, *args, **kwargs):
+        if path.endswith("manifest.json"):
+            raise OSError("SlowDown: please reduce your request rate")
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(store.fs, "cat_file", throttled)
+    for _ in range(3):
+        assert store.get() is good
+    monkeypatch.setattr(store.fs, "cat_file", original)
+    clock.now += 31
+    assert store.get() is good and loads["n"] == 1
+
+
+def test_each_503_is_a_fresh_error_and_a_new_bad_version_backs_off_afresh(data, root, clock):
+    republish(root, NEWER, corrupt=_truncate("legacy_model.onnx"))
+    store = ArtefactStore(str(data), ttl_seconds=0, backoff_seconds=30)
+    errors = []
+    for _ in range(3):
+        with pytest.raises(ArtefactError) as error:
+            store.get()
+        errors.append(error.value)
+    # A stored error re-raised would chain every request's frames onto one traceback.
+    assert errors[0] is not errors[1] is not errors[2]
+    assert store._failed[3] == 30
+    clock.now += 30
+    with pytest.raises(ArtefactError):
+        store.get()
+    assert store._failed[3] == 60  # the same version failing again: the wait doubles
+    republish(root, "3000-01-01T00.00.00.000Z", corrupt=_truncate("legacy_model.onnx"))
+    clock.now += 60
+    with pytest.raises(ArtefactError):
+        store.get()
+    assert store._failed[3] == 30  # a new version starts afresh
+
+
+@pytest.mark.parametrize(
+    "text", [b"{trunc", b'{"history": null}', b'{"history": {"rows_raw": "x"}}']
+)
+def test_an_unreadable_history_never_blocks_retraining(tmp_path, text, caplog):
+    from yield_runway.datasets.release import TrainedHistoryDataset
+
+    (tmp_path / "manifest.json").write_bytes(text)
+    with caplog.at_level(logging.WARNING):
+        assert TrainedHistoryDataset(path=str(tmp_path)).load() == {}
+    assert "the history is not compared" in caplog.text
+    assert TrainedHistoryDataset(path=str(tmp_path / "none")).load() == {}

@@ -84,7 +84,11 @@ class CSVBatches:
         listed = found[:MAX_MALFORMED_LISTED]
         before = self._lines_before(sorted({self._offsets[b] for b, *_ in listed}))
         rows = [
-            {"line": before[self._offsets[b]] + n, "problem": problem, "text": text[:200]}
+            {
+                "line": before[self._offsets[b]] + n if n else None,
+                "problem": problem,
+                "text": text[:200],
+            }
             for b, n, problem, text in listed
         ]
         return len(found), rows
@@ -193,7 +197,7 @@ class CSVBatches:
 
         def skip(row: pacsv.InvalidRow) -> str:
             problem = f"expected {row.expected_columns} fields, got {row.actual_columns}"
-            found.append((index, row.number or 0, problem, row.text))
+            found.append((index, 0, problem, row.text))
             return "skip"
 
         parse = pacsv.ParseOptions(invalid_row_handler=skip)
@@ -208,7 +212,7 @@ class CSVBatches:
             if not self._number_columns:
                 raise
         else:
-            self._malformed.extend(found)
+            self._malformed.extend(_numbered(found, block))
             return table
         found.clear()
         # A value of a number column did not parse: the block is read again with those columns
@@ -221,7 +225,7 @@ class CSVBatches:
         table = pacsv.read_csv(
             pa.BufferReader(block), read_options=read, parse_options=parse, convert_options=as_text
         )
-        self._malformed.extend(found)
+        self._malformed.extend(_numbered(found, block))
         return table
 
     def _first_read_options(self) -> pacsv.ReadOptions:
@@ -372,6 +376,26 @@ class CSVBatchesDataset(AbstractDataset[pd.DataFrame, CSVBatches]):
 
     def _exists(self) -> bool:
         return self._fs.exists(get_filepath_str(self._filepath, self._protocol))
+
+
+def _numbered(
+    found: list[tuple[int, int, str, str]], block: pa.Buffer
+) -> list[tuple[int, int, str, str]]:
+    """Malformed rows with their line in the block (1-based), found by their text.
+
+    Arrow's own row numbers skip blank lines; the text, searched in order, does not.
+    """
+    if not found:
+        return []
+    data, start, numbered = block.to_pybytes(), 0, []
+    for index, _, problem, text in found:
+        at = data.find(text.encode(), start)
+        if at < 0:  # not found verbatim (a decoding detail): the line stays unknown
+            numbered.append((index, 0, problem, text))
+            continue
+        numbered.append((index, data.count(b"\n", 0, at) + 1, problem, text))
+        start = at + 1
+    return numbered
 
 
 def _table_batches(table: pa.Table) -> list[pa.RecordBatch]:

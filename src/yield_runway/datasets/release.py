@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import PurePosixPath
 from typing import Any
 
 import fsspec
+import pandas as pd
 from kedro.io.core import (
     AbstractDataset,
     generate_timestamp,
@@ -18,11 +20,12 @@ from yield_runway.datasets.atomic import write_bytes
 from yield_runway.serving.release import (
     MANIFEST,
     Release,
-    ReleaseError,
     build_manifest,
     json_bytes,
     read_release,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class ModelReleaseDataset(AbstractDataset[dict[str, Any], Release]):
@@ -88,17 +91,26 @@ class TrainedHistoryDataset(AbstractDataset[None, dict[str, Any]]):
         self.metadata = metadata
 
     def load(self) -> dict[str, Any]:
-        """The history the model in service was trained on."""
+        """The history the model in service was trained on ({} when it cannot be read)."""
         try:
             text = self._fs.cat_file(self._path)
         except FileNotFoundError:
             return {}
         try:
-            return dict(json.loads(text).get("history", {}))
-        except (ValueError, AttributeError, TypeError) as error:
-            raise ReleaseError(
-                f"{self._uri}/{MANIFEST} is not a release manifest: {error}"
-            ) from None
+            history = json.loads(text)["history"]
+            return {
+                "rows_raw": int(history["rows_raw"]),
+                "last_date": str(pd.Timestamp(history["last_date"]).date()),
+            }
+        except (ValueError, KeyError, TypeError) as error:
+            # A broken manifest must not block the retraining that replaces it.
+            logger.warning(
+                "%s/%s holds no readable history (%s): the history is not compared",
+                self._uri,
+                MANIFEST,
+                str(error)[:200],
+            )
+            return {}
 
     def save(self, data: None) -> None:
         raise NotImplementedError("trained_history is read from the release: it is not saved")

@@ -77,8 +77,8 @@ class ArtefactStore:
         self.max_backoff = max_backoff_seconds
         self._current: Artefacts | None = None
         self._checked_at = float("-inf")
-        # The version that failed last, its error, and when it may be tried again.
-        self._failed: tuple[str, ArtefactError, float, float] | None = None
+        # The version that failed last, its error, when it may be tried again, the wait.
+        self._failed: tuple[str, str, float, float] | None = None
         self._lock = threading.Lock()
 
     def _path(self, relative: str) -> str:
@@ -116,11 +116,14 @@ class ArtefactStore:
         )
 
     def _refresh(self, now: float) -> None:
-        """Load the manifest's version if it is new and not backing off after a failure."""
+        """Load the manifest's version if it is new and not backing off after a failure.
+
+        Any failure (a bad file, S3 throttling or a denied read) keeps what is loaded.
+        """
         try:
             version = current_version(self.fs, self._path(RELEASE_PATH))
-        except ReleaseError as error:
-            version, problem = "", ArtefactError(str(error))
+        except Exception as error:  # whatever it is, the loaded release stays
+            version, problem = "", str(error)
         else:
             if self._current is not None and version == self._current.version:
                 self._failed = None
@@ -132,9 +135,11 @@ class ArtefactStore:
             try:
                 self._current, self._failed = self._load(), None
                 return
-            except ArtefactError as error:
-                problem = error
-        wait = self.backoff if self._failed is None else min(2 * self._failed[3], self.max_backoff)
+            except Exception as error:  # as above
+                problem = str(error)
+        # The wait doubles while the same version keeps failing; a new version starts afresh.
+        same = self._failed is not None and self._failed[0] == version
+        wait = min(2 * self._failed[3], self.max_backoff) if same else self.backoff
         self._failed = (version, problem, now + wait, wait)
         logger.error(
             "Model release %s not loaded (%s); %s; next try in %.0f s",
@@ -152,7 +157,9 @@ class ArtefactStore:
                 self._refresh(now)
                 self._checked_at = now
             if self._current is None:
-                raise self._failed[1]
+                # A new error each time: re-raising a stored one would keep every request's
+                # frames alive through its traceback.
+                raise ArtefactError(self._failed[1])
             return self._current
 
     def _tag(self, path: str) -> str:

@@ -30,7 +30,8 @@ TABLES = {
     "market_universe": "market_universe.json",
 }
 # Versions and file names are single path parts: a manifest cannot point outside its root.
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class ReleaseError(RuntimeError):
@@ -65,7 +66,7 @@ def build_manifest(
 ) -> dict[str, Any]:
     """The manifest of `files` (name -> bytes) and the model specs, for `version`."""
     for name in [version, *files]:
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise ReleaseError(f"not a plain file or version name: {name!r}")
     return {
         "format": FORMAT,
@@ -81,12 +82,22 @@ def _manifest(text: bytes, where: str) -> dict[str, Any]:
     try:
         manifest = json.loads(text)
         version, files, models = manifest["version"], manifest["files"], manifest["models"]
-        names_ok = all(_NAME.match(n) for n in [version, *files])
-        hashes_ok = all(isinstance(f["sha256"], str) and f["bytes"] >= 0 for f in files.values())
+        names_ok = all(isinstance(n, str) and _NAME.fullmatch(n) for n in [version, *files])
+        hashes_ok = all(
+            isinstance(f["sha256"], str)
+            and _SHA256.fullmatch(f["sha256"])
+            and type(f["bytes"]) is int
+            and 0 <= f["bytes"] < 2**40
+            for f in files.values()
+        )
         models_ok = all(models[m]["file"] in files for m in MODELS)
+        format_ok = type(manifest.get("format")) is int and manifest["format"] == FORMAT
     except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise ReleaseError(f"{where} is not a release manifest ({error!r}): retrain") from None
-    if manifest.get("format") != FORMAT or not (names_ok and hashes_ok and models_ok):
+        raise ReleaseError(
+            f"{where} is not a release manifest ({str(error)[:200]}): retrain, or copy a good "
+            "version's manifest.json there"
+        ) from None
+    if not (format_ok and names_ok and hashes_ok and models_ok):
         raise ReleaseError(
             f"{where} is not a format-{FORMAT} release manifest with plain names, a SHA-256 "
             "per file and both models: retrain, or copy a good version's manifest.json there"
@@ -97,25 +108,31 @@ def _manifest(text: bytes, where: str) -> dict[str, Any]:
     return manifest
 
 
+def _read(fs: Any, path: str, missing: str) -> bytes:
+    """A file's bytes; any failure to read it (missing, denied, throttled) is a ReleaseError."""
+    try:
+        return fs.cat_file(path)
+    except FileNotFoundError:
+        raise ReleaseError(f"Missing {path}: {missing}") from None
+    except (OSError, ValueError) as error:  # S3 throttling, access denied, a directory...
+        raise ReleaseError(f"Cannot read {path}: {str(error)[:200]}") from None
+
+
+def _read_manifest(fs: Any, root: str) -> dict[str, Any]:
+    """The root's manifest, parsed and checked."""
+    where = f"{root}/{MANIFEST}"
+    fix = "run `kedro run --pipeline=training` and copy its 06_models/release there"
+    return _manifest(_read(fs, where, fix), where)
+
+
 def current_version(fs: Any, root: str) -> str:
     """The version the root's manifest puts in service (one small read)."""
-    where = f"{root}/{MANIFEST}"
-    try:
-        text = fs.cat_file(where)
-    except FileNotFoundError:
-        raise ReleaseError(
-            f"Missing {where}: run `kedro run --pipeline=training` and copy its "
-            "06_models/release there"
-        ) from None
-    return _manifest(text, where)["version"]
+    return _read_manifest(fs, root)["version"]
 
 
 def _verified(fs: Any, path: str, entry: Mapping[str, Any]) -> bytes:
     """A file's bytes, refused unless they match the manifest's size and SHA-256."""
-    try:
-        payload = fs.cat_file(path)
-    except FileNotFoundError:
-        raise ReleaseError(f"Missing {path}, which the manifest names: upload it again") from None
+    payload = _read(fs, path, "the manifest names it: upload that version again")
     if len(payload) != entry["bytes"] or sha256(payload) != entry["sha256"]:
         raise ReleaseError(
             f"{path} is {len(payload):,} bytes with SHA-256 {sha256(payload)[:12]}..., the "
@@ -127,22 +144,19 @@ def _verified(fs: Any, path: str, entry: Mapping[str, Any]) -> bytes:
 
 def read_release(fs: Any, root: str, n_jobs: int | None = 1) -> Release:
     """The release the root's manifest names, every file checked against its SHA-256."""
-    where = f"{root}/{MANIFEST}"
-    try:
-        manifest = _manifest(fs.cat_file(where), where)
-    except FileNotFoundError:
-        raise ReleaseError(
-            f"Missing {where}: run `kedro run --pipeline=training` and copy its "
-            "06_models/release there"
-        ) from None
+    manifest = _read_manifest(fs, root)
     folder = f"{root}/{manifest['version']}"
     payloads = {n: _verified(fs, f"{folder}/{n}", e) for n, e in manifest["files"].items()}
-    tables = {key: json.loads(payloads[name]) for key, name in TABLES.items()}
+    try:
+        tables = {key: json.loads(payloads[name]) for key, name in TABLES.items()}
+    except ValueError as error:
+        raise ReleaseError(f"{folder}: a table is not JSON ({error})") from None
     models = {}
     for key in MODELS:
         spec = manifest["models"][key]
         try:
             models[key] = OnnxScorer(payloads[spec["file"]], spec, n_jobs)
+            models[key].self_check(spec.get("check"))
         except ScorerError as error:
             raise ReleaseError(f"{folder}/{spec['file']}: {error}") from None
         missing = [f for f in models[key].features if f not in tables["feature_list"]]

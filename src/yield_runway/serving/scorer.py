@@ -6,13 +6,16 @@ the calibration, so a model file can hold numbers, never code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 
 PROBABILITIES = "probabilities"
+INPUT_TYPES = {"float32": "tensor(float)", "float64": "tensor(double)"}
 
 
 class ScorerError(ValueError):
@@ -35,6 +38,64 @@ def calibrate(p: np.ndarray, calibration: Mapping[str, Any]) -> np.ndarray:
     raise ScorerError(f"unknown calibration method {method!r}")
 
 
+def _number(value: Any) -> bool:
+    """A finite real number (not a boolean)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_calibration(calibration: Any) -> None:
+    """Refuse calibration parameters `calibrate` cannot apply to give probabilities."""
+    method = calibration.get("method") if isinstance(calibration, Mapping) else None
+    if method == "none":
+        return
+    if method == "sigmoid":
+        values = [calibration.get(k) for k in ("eps", "coef", "intercept")]
+        if all(_number(v) for v in values) and 0 < values[0] < 0.5:
+            return
+    elif method == "isotonic":
+        x, y = calibration.get("x"), calibration.get("y")
+        if (
+            isinstance(x, list)
+            and isinstance(y, list)
+            and 0 < len(x) == len(y)
+            and all(_number(v) for v in x + y)
+            and all(a <= b for a, b in zip(x, x[1:], strict=False))
+            and all(0 <= v <= 1 for v in y)
+        ):
+            return
+    raise ScorerError(f"calibration parameters cannot be applied: {str(calibration)[:200]}")
+
+
+def _tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
+    """Every tensor of a graph and its subgraphs: initializers and attribute values."""
+    yield from graph.initializer
+    yield from (sparse.values for sparse in graph.sparse_initializer)
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                yield attribute.t
+            yield from attribute.tensors
+            if attribute.HasField("g"):
+                yield from _tensors(attribute.g)
+            for subgraph in attribute.graphs:
+                yield from _tensors(subgraph)
+
+
+def check_self_contained(graph: bytes) -> None:
+    """Refuse a graph that reads data from files: onnxruntime would open them beside us."""
+    try:
+        model = onnx.ModelProto.FromString(graph)
+    except Exception as error:  # protobuf's decode errors have no common base
+        raise ScorerError(f"not a servable ONNX graph: {str(error)[:200]}") from None
+    external = [
+        t.name
+        for t in _tensors(model.graph)
+        if t.data_location == onnx.TensorProto.EXTERNAL or t.external_data
+    ]
+    if external:
+        raise ScorerError(f"the graph reads tensors from files: {', '.join(external)[:200]}")
+
+
 def session_threads(n_jobs: int | None) -> int:
     """onnxruntime's intra-op thread count for a scikit-learn style n_jobs (0: all cores)."""
     return 0 if n_jobs is None or n_jobs < 0 else int(n_jobs)
@@ -51,6 +112,10 @@ class OnnxScorer:
             self.name = str(spec.get("name", "model"))
         except (KeyError, TypeError, ValueError) as error:
             raise ScorerError(f"cannot serve this model: bad spec ({error!r})") from None
+        if self.dtype.name not in INPUT_TYPES:
+            raise ScorerError(f"input_dtype must be float32 or float64, not {self.dtype}")
+        check_calibration(self.calibration)
+        check_self_contained(graph)
         self._graph = graph
         self.n_jobs = n_jobs
         self._session = self._open()
@@ -70,6 +135,11 @@ class OnnxScorer:
             raise ScorerError(
                 f"the graph must take one input and give {PROBABILITIES!r}: it takes "
                 f"{[i.name for i in inputs]} and gives {outputs}"
+            )
+        if inputs[0].type != INPUT_TYPES[self.dtype.name] or len(inputs[0].shape) != 2:
+            raise ScorerError(
+                f"the graph takes {inputs[0].type} of shape {inputs[0].shape}, its spec a "
+                f"{self.dtype} matrix"
             )
         if inputs[0].shape[1] != len(self.features):
             raise ScorerError(
@@ -108,8 +178,29 @@ class OnnxScorer:
         # The trees were fit on float32 (scikit-learn casts), the rest on float64: each graph
         # takes the type its estimator computed in.
         raw = self._session.run([PROBABILITIES], {self._input: matrix.astype(self.dtype)})[0]
+        if raw.shape != (len(matrix), 2):
+            raise ScorerError(f"{self.name} gave {raw.shape} scores for {len(matrix)} rows")
         p = calibrate(np.asarray(raw[:, 1], dtype=np.float64), self.calibration)
+        if not np.all((p >= 0) & (p <= 1)):  # NaN included
+            raise ScorerError(f"{self.name} gave scores that are not probabilities")
         return np.column_stack([1 - p, p])
+
+    def self_check(self, check: Any) -> None:
+        """Refuse the model unless it scores the rows training checked as training did."""
+        try:
+            rows = np.array(check["rows"], dtype=np.float64)  # null: a missing value
+            expected = np.array(check["p_stable_up"], dtype=np.float64)
+            tolerance = float(check["tolerance"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ScorerError(f"{self.name} has no usable self-check rows ({error!r})") from None
+        if rows.ndim != 2 or len(rows) == 0 or len(rows) != len(expected):
+            raise ScorerError(f"{self.name} has no usable self-check rows")
+        gap = np.abs(self.predict_proba(rows)[:, 1] - expected)
+        if not np.all(gap <= tolerance):
+            raise ScorerError(
+                f"{self.name} scores its self-check rows unlike training did (by up to "
+                f"{np.nanmax(gap) if np.isfinite(gap).any() else float('nan'):.3g})"
+            )
 
     def predict(self, X: Any) -> np.ndarray:
         """Predict 1 (Stable/Up) or 0 (Down)."""

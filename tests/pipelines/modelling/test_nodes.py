@@ -122,8 +122,10 @@ def _oof(scores_by_fold: list[np.ndarray], targets_by_fold: list[np.ndarray]) ->
     )
 
 
+MODELS = {"m": {"type": "logistic_regression"}}
 CALIBRATION = {
     "methods": ["none", "sigmoid", "isotonic"],
+    "tree_methods": ["none", "sigmoid"],
     "selection_folds": 2,
     "standard_errors": 1.0,
     "recentre_folds": False,
@@ -145,7 +147,9 @@ def _folds(distort, seed: int = 0) -> pd.DataFrame:
 
 def test_calibration_is_published_only_when_it_beats_raw_scores_out_of_time():
     # Calibrated scores already: no calibrator beats them beyond the noise, raw is published.
-    calibrators, report = fit_calibrators(_folds(lambda t: t), SPLITS, "m", "m", CALIBRATION)
+    calibrators, report = fit_calibrators(
+        _folds(lambda t: t), SPLITS, "m", "m", MODELS, CALIBRATION
+    )
     assert report["m"]["method"] == "none" and report["judging_folds"] == [1, 2]
     assert calibrators["m"].transform(np.array([0.3]))[0] == 0.3
 
@@ -154,7 +158,7 @@ def test_calibration_is_published_only_when_it_beats_raw_scores_out_of_time():
     def sharpen(t):
         return 1 / (1 + ((1 - t) / t) ** 3)
 
-    calibrators, report = fit_calibrators(_folds(sharpen), SPLITS, "m", "m", CALIBRATION)
+    calibrators, report = fit_calibrators(_folds(sharpen), SPLITS, "m", "m", MODELS, CALIBRATION)
     assert report["m"]["method"] in ("sigmoid", "isotonic")
     brier = report["m"]["mean_brier"]
     assert brier[report["m"]["method"]] < brier["none"]
@@ -173,36 +177,38 @@ def test_recentred_calibration_does_not_learn_a_drifting_base_rate():
     folds = [drift(s) for s in range(3)]
     oof = _oof([p for p, _ in folds], [y for _, y in folds])
     params = {**CALIBRATION, "methods": ["none", "sigmoid"], "selection_folds": 1}
-    raw, report = fit_calibrators(oof, SPLITS, "m", "m", params)
+    raw, report = fit_calibrators(oof, SPLITS, "m", "m", MODELS, params)
     assert report["m"]["method"] == "sigmoid"
     assert raw["m"].transform(np.array([0.4]))[0] == pytest.approx(0.55, abs=0.03)
-    shape, _ = fit_calibrators(oof, SPLITS, "m", "m", {**params, "recentre_folds": True})
+    shape, _ = fit_calibrators(oof, SPLITS, "m", "m", MODELS, {**params, "recentre_folds": True})
     assert shape["m"].transform(np.array([0.4]))[0] == pytest.approx(0.4, abs=0.03)
 
 
 def test_calibrators_are_judged_only_on_scores_purged_before_the_fold():
     oof = _folds(lambda t: 1 / (1 + ((1 - t) / t) ** 3))
-    _, report = fit_calibrators(oof, SPLITS, "m", "m", CALIBRATION)
+    _, report = fit_calibrators(oof, SPLITS, "m", "m", MODELS, CALIBRATION)
     # Fold 1 is fit on fold 0 only, fold 2 on folds 0 and 1: every row of them.
     assert [b["fit_rows"] for b in report["m"]["folds"]["none"]] == [4000, 8000]
     # A 35-day purge keeps only rows whose 35-day label windows end before the fold: fold 0's
     # first 5 days for fold 1; fold 0 and fold 1's first 5 days for fold 2.
     purged = {**SPLITS, "purge_days": 35}
-    _, report = fit_calibrators(oof, purged, "m", "m", CALIBRATION)
+    _, report = fit_calibrators(oof, purged, "m", "m", MODELS, CALIBRATION)
     assert [b["fit_rows"] for b in report["m"]["folds"]["none"]] == [2000, 6000]
     # A 45-day purge leaves fold 1 nothing earlier to fit on: only fold 2 judges.
-    _, report = fit_calibrators(oof, {**SPLITS, "purge_days": 45}, "m", "m", CALIBRATION)
+    _, report = fit_calibrators(oof, {**SPLITS, "purge_days": 45}, "m", "m", MODELS, CALIBRATION)
     assert report["judging_folds"] == [2]
     assert [b["fit_rows"] for b in report["m"]["folds"]["none"]] == [4000]
     # Nothing to judge on: the raw scores are published.
     far = {**SPLITS, "purge_days": 200}
-    calibrators, report = fit_calibrators(oof, far, "m", "m", CALIBRATION)
+    calibrators, report = fit_calibrators(oof, far, "m", "m", MODELS, CALIBRATION)
     assert report["judging_folds"] == [] and report["m"]["method"] == "none"
 
 
 def test_calibration_needs_the_raw_option():
     with pytest.raises(ValueError, match="must include none"):
-        fit_calibrators(_folds(lambda t: t), SPLITS, "m", "m", {**CALIBRATION, "methods": ["x"]})
+        fit_calibrators(
+            _folds(lambda t: t), SPLITS, "m", "m", MODELS, {**CALIBRATION, "methods": ["x"]}
+        )
 
 
 def test_feature_reference_is_each_pools_latest_observed_row():
@@ -211,3 +217,11 @@ def test_feature_reference_is_each_pools_latest_observed_row():
     records = build_feature_reference(features, ["apy", "f1"])
     assert records[0] == {"pool": "p1", "date": "2025-01-07", "apy": 5.0, "f1": 6.0}
     assert records[1]["pool"] == "p2" and records[1]["f1"] is None
+
+
+def test_tree_ensembles_are_not_offered_isotonic_calibration():
+    forest = {"m": {"type": "random_forest"}}
+    _, report = fit_calibrators(_folds(lambda t: t), SPLITS, "m", "m", forest, CALIBRATION)
+    assert set(report["m"]["folds"]) == {"none", "sigmoid"}
+    _, report = fit_calibrators(_folds(lambda t: t), SPLITS, "m", "m", MODELS, CALIBRATION)
+    assert set(report["m"]["folds"]) == {"none", "sigmoid", "isotonic"}

@@ -39,6 +39,14 @@ def build_model_release(
         )
     ]
     tolerance = params["parity_tolerance"]
+    if len(holdout) < params["min_parity_rows"]:
+        raise ValueError(
+            f"The holdout has {len(holdout)} rows: too few (< release.min_parity_rows = "
+            f"{params['min_parity_rows']}) to check the ONNX export against scikit-learn"
+        )
+    # A few holdout rows and their scores travel with each model: a reader refuses a graph
+    # that does not score them so (a swapped output, junk parameters, NaN).
+    probe = holdout.sample(min(len(holdout), params["check_rows"]), random_state=0)
     files, models = {}, {}
     for key, model, name in (
         ("champion_model", champion_model, champion),
@@ -48,7 +56,13 @@ def build_model_release(
         gap = parity(model, OnnxScorer(graph, spec), holdout, tolerance)
         logger.info("ONNX %s (%s): max |dP| %.2g on %d holdout rows", key, name, gap, len(holdout))
         files[f"{key}.onnx"] = graph
-        models[key] = {**spec, "file": f"{key}.onnx", "parity_max_abs_diff": gap}
+        rows = probe[spec["features"]].astype(float)
+        check = {
+            "rows": rows.astype(object).where(rows.notna(), None).to_numpy().tolist(),
+            "p_stable_up": model.predict_proba(probe)[:, 1].tolist(),
+            "tolerance": tolerance,
+        }
+        models[key] = {**spec, "file": f"{key}.onnx", "parity_max_abs_diff": gap, "check": check}
     tables = {
         "feature_list": feature_list,
         "categorical_mapping": categorical_mapping,

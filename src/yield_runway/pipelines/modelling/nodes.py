@@ -21,6 +21,7 @@ from yield_runway.progress import report_progress
 logger = logging.getLogger(__name__)
 
 ID_COLUMNS = ["pool", "date"]
+TREE_TYPES = ("random_forest", "hist_gradient_boosting")
 CHAMPION_CALIBRATED = "champion_calibrated"
 LEGACY_CALIBRATED = "legacy_calibrated"
 
@@ -288,6 +289,7 @@ def fit_calibrators(
     evaluation_splits: dict[str, Any],
     champion: str,
     legacy_model: str,
+    models: dict[str, dict[str, Any]],
     params: dict[str, Any],
 ) -> tuple[dict[str, ScoreCalibrator], dict[str, Any]]:
     """Choose each served model's calibration out of time, then fit it on every CV fold.
@@ -314,7 +316,13 @@ def fit_calibrators(
     calibrators, report = {}, {"judging_folds": [f["fold"] for f in folds]}
     for name in sorted({champion, legacy_model}):
         column = f"score_{name}"
-        judged = _judge_calibration(cv_predictions, column, folds, purge, params)
+        # Tree ensembles are served in float32 (onnxruntime), whose rounding isotonic's steep
+        # steps can stretch past the release's parity tolerance: they get `tree_methods` only.
+        trees = models[name]["type"] in TREE_TYPES
+        offered = [m for m in params["methods"] if not trees or m in params["tree_methods"]]
+        judged = _judge_calibration(
+            cv_predictions, column, folds, purge, {**params, "methods": offered}
+        )
         chosen = _choose_calibration(judged, params["standard_errors"]) if folds else "none"
         calibrators[name] = ScoreCalibrator(chosen).fit(
             _calibration_scores(cv_predictions.reset_index(drop=True), column, params),

@@ -77,6 +77,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "evaluation_splits",
                     "champion_name",
                     "params:legacy_model",
+                    "params:models",
                     "params:calibration",
                 ],
                 outputs=["calibrators", "calibration_selection"],
