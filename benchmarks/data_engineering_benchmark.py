@@ -35,6 +35,7 @@ def run_ours(path: Path) -> dict:
     import yaml
 
     from yield_runway.datasets import CSVBatchesDataset
+    from yield_runway.features.snapshot import extract_pool_metadata
     from yield_runway.pipelines.data_engineering import nodes as de
     from yield_runway.pipelines.feature_engineering import nodes as fe
 
@@ -48,7 +49,7 @@ def run_ours(path: Path) -> dict:
     began = time.perf_counter()
     history = CSVBatchesDataset(filepath=str(path), load_args=load_args).load()
     observed, report = de.reduce_pools_history(history, params["data_engineering"])
-    metadata = de.extract_pool_metadata(snapshot, params["data_engineering"])
+    metadata = extract_pool_metadata(snapshot, params["data_engineering"])
     daily = de.build_daily_grid(observed, metadata)
     mapping = fe.fit_categorical_mapping(daily, params["feature_engineering"])
     features = fe.compute_pool_features(

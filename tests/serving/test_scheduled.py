@@ -165,7 +165,7 @@ def test_a_monitoring_failure_does_not_fail_the_hourly_run(
 
 
 def test_a_stale_scheduled_event_is_skipped_not_retried(monkeypatch):
-    from yield_runway.pipelines.inference.nodes import StaleRunError
+    from yield_runway.features.state import StaleRunError
     from yield_runway.serving import scheduled
 
     def stale(event, config):

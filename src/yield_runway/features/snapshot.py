@@ -10,8 +10,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from yield_runway.pipelines.data_engineering.nodes import extract_pool_metadata
-
 TEXT_FIELDS = ("pool", "chain", "project", "symbol")
 NUMERIC_FIELDS = ("apy", "tvlUsd", "apyBase", "apyReward")
 COMPONENT_FIELDS = ("apyBase", "apyReward")
@@ -19,6 +17,33 @@ COMPONENT_FIELDS = ("apyBase", "apyReward")
 
 # The forests score in float32: a larger finite value would fail the whole batch.
 MAX_MAGNITUDE = float(np.finfo(np.float32).max)
+
+
+# How the snapshot's metadata texts read as flags (training and serving alike).
+FLAG_VALUES = {
+    "stablecoin": {"true": 1.0, "false": 0.0},
+    "ilRisk": {"yes": 1.0, "no": 0.0},
+    "exposure": {"multi": 1.0, "single": 0.0},
+}
+
+
+def extract_pool_metadata(
+    pools_snapshot: list[dict[str, Any]], params: dict[str, Any]
+) -> pd.DataFrame:
+    """Take each pool's stablecoin, ilRisk and exposure flags from the snapshot as 1/0/NaN."""
+    if not isinstance(pools_snapshot, list):
+        raise ValueError("pools_snapshot must be a JSON array of pool objects")
+    columns = list(params["snapshot_metadata_columns"])
+    unknown = sorted(set(columns) - set(FLAG_VALUES))
+    if unknown:
+        raise ValueError(f"No flag encoding for snapshot metadata column(s): {', '.join(unknown)}")
+    frame = pd.DataFrame.from_records(pools_snapshot, columns=["pool", *columns])
+    frame = frame.dropna(subset=["pool"]).drop_duplicates("pool", keep="last")
+    metadata = pd.DataFrame({"pool": frame["pool"].astype("string").to_numpy()})
+    for column in columns:
+        text = frame[column].astype("string").str.strip().str.lower()
+        metadata[column] = text.map(FLAG_VALUES[column]).astype(float).to_numpy()
+    return metadata
 
 
 def _is_number(value: Any) -> bool:

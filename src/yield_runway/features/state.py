@@ -30,6 +30,10 @@ DAY = np.timedelta64(1, "D")
 DATE_COLUMNS = ("first_date", "last_date", "pending_date", "pending_timestamp")
 
 
+class StaleRunError(RuntimeError):
+    """A run older than one the state already holds: its outputs would overwrite newer ones."""
+
+
 def trailing_days(params: Mapping[str, Any]) -> int:
     """Days of trailing values the features need: the longest rolling window or change lag."""
     return max(max(params["rolling_windows"]), max(params["change_lags"]))

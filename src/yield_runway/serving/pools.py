@@ -8,9 +8,9 @@ from typing import Any
 import pandas as pd
 
 from yield_runway.features import state
+from yield_runway.features.hourly import compute_serving_features
 from yield_runway.features.snapshot import parse_snapshot
-from yield_runway.pipelines.inference.contract import contract_records
-from yield_runway.pipelines.inference.nodes import compute_serving_features, score_pools
+from yield_runway.predictions import contract_records, score_pools
 
 from .artefacts import ArtefactStore
 

@@ -83,7 +83,7 @@ def run_monitoring(config: ServingConfig) -> dict[str, Any]:
 
 def run_scheduled(event: dict[str, Any], config: ServingConfig) -> dict[str, Any]:
     """The hourly job: inference (failures propagate), then monitoring (failures are reported)."""
-    from yield_runway.pipelines.inference.nodes import StaleRunError
+    from yield_runway.features.state import StaleRunError
 
     try:
         summary = run_inference(event, config)

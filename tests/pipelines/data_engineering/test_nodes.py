@@ -8,13 +8,13 @@ import pyarrow as pa
 import pytest
 
 from yield_runway.contracts import HISTORY_COLUMNS
+from yield_runway.features.snapshot import extract_pool_metadata
 from yield_runway.pipelines.data_engineering import reference
 from yield_runway.pipelines.data_engineering.nodes import (
     _outlier_cap,
     build_daily_grid,
     check_history_growth,
     derive_observation_limits,
-    extract_pool_metadata,
     reduce_pools_history,
 )
 

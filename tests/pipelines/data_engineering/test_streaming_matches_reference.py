@@ -13,10 +13,10 @@ import yaml
 from tests.conftest import PROJECT_ROOT
 from yield_runway.contracts import HISTORY_COLUMNS
 from yield_runway.datasets import CSVBatchesDataset
+from yield_runway.features.snapshot import extract_pool_metadata
 from yield_runway.pipelines.data_engineering import reference
 from yield_runway.pipelines.data_engineering.nodes import (
     build_daily_grid,
-    extract_pool_metadata,
     reduce_pools_history,
 )
 from yield_runway.sample_data.generator import SampleSpec, write

@@ -69,8 +69,8 @@ def run(root: Path, at: str, hook: object | None = None) -> None:
 
 def run_with_retries(root: Path, at: str, retries: int) -> int:
     """Retry a run that lost the state's compare-and-swap; 3 when it is refused as stale."""
+    from yield_runway.features.state import StaleRunError
     from yield_runway.features.state_dataset import StateConflictError
-    from yield_runway.pipelines.inference.nodes import StaleRunError
 
     for _ in range(retries + 1):
         try:

@@ -202,8 +202,9 @@ def test_an_object_nested_too_deep_is_skipped_and_left_out_of_the_enriched_copy(
 
 def test_a_run_that_stalls_before_publishing_never_replaces_a_later_runs_copies(project):
     """A later run commits and publishes while an older one stalls after its commit."""
+    from yield_runway.features.state import StaleRunError
     from yield_runway.features.state_dataset import FeatureStateDataset
-    from yield_runway.pipelines.inference.nodes import StaleRunError, publish_latest
+    from yield_runway.pipelines.inference.nodes import publish_latest
 
     root, _, last_day = project
     older = last_day + pd.Timedelta(days=1, hours=1)

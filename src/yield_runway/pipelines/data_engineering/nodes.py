@@ -356,13 +356,6 @@ def _observed_days(run: dict[str, Any], values: list[str], how: str) -> pd.DataF
     return observed
 
 
-FLAG_VALUES = {
-    "stablecoin": {"true": 1.0, "false": 0.0},
-    "ilRisk": {"yes": 1.0, "no": 0.0},
-    "exposure": {"multi": 1.0, "single": 0.0},
-}
-
-
 def derive_observation_limits(
     cleaning_report: dict[str, Any], params: dict[str, Any]
 ) -> dict[str, float]:
@@ -373,25 +366,6 @@ def derive_observation_limits(
         "apy_outlier_cap": cap,
         "apy_limit": min(float(params["apy_max"]), cap),
     }
-
-
-def extract_pool_metadata(
-    pools_snapshot: list[dict[str, Any]], params: dict[str, Any]
-) -> pd.DataFrame:
-    """Take each pool's stablecoin, ilRisk and exposure flags from the snapshot as 1/0/NaN."""
-    if not isinstance(pools_snapshot, list):
-        raise ValueError("pools_snapshot must be a JSON array of pool objects")
-    columns = list(params["snapshot_metadata_columns"])
-    unknown = sorted(set(columns) - set(FLAG_VALUES))
-    if unknown:
-        raise ValueError(f"No flag encoding for snapshot metadata column(s): {', '.join(unknown)}")
-    frame = pd.DataFrame.from_records(pools_snapshot, columns=["pool", *columns])
-    frame = frame.dropna(subset=["pool"]).drop_duplicates("pool", keep="last")
-    metadata = pd.DataFrame({"pool": frame["pool"].astype("string").to_numpy()})
-    for column in columns:
-        text = frame[column].astype("string").str.strip().str.lower()
-        metadata[column] = text.map(FLAG_VALUES[column]).astype(float).to_numpy()
-    return metadata
 
 
 def build_daily_grid(

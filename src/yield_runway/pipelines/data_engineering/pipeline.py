@@ -2,11 +2,12 @@
 
 from kedro.pipeline import Node, Pipeline
 
+from yield_runway.features.snapshot import extract_pool_metadata
+
 from .nodes import (
     build_daily_grid,
     check_history_growth,
     derive_observation_limits,
-    extract_pool_metadata,
     reduce_pools_history,
 )
 

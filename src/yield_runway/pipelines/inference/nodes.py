@@ -10,16 +10,12 @@ import pandas as pd
 
 from yield_runway.features import market, state
 from yield_runway.features.snapshot import object_problems, parse_snapshot
+from yield_runway.features.state import StaleRunError
+from yield_runway.predictions import CONTRACT_FIELDS, contract_records
 from yield_runway.serving.release import Release
 from yield_runway.serving.scorer import OnnxScorer
 
-from .contract import CONTRACT_FIELDS, check_model_features, contract_records, prediction_columns
-
 logger = logging.getLogger(__name__)
-
-
-class StaleRunError(RuntimeError):
-    """A run older than one the state already holds: its outputs would overwrite newer ones."""
 
 
 ID_COLUMNS = ["pool", "run_timestamp", "date", "chain", "project", "apy", "tvlUsd", "n_samples"]
@@ -106,75 +102,12 @@ def advance_feature_state(
     return updated
 
 
-def compute_serving_features(
-    feature_state_updated: pd.DataFrame,
-    snapshot_rows: pd.DataFrame,
-    run_timestamp: pd.Timestamp,
-    categorical_mapping: dict[str, Any],
-    params: dict[str, Any],
-    target_params: dict[str, Any],
-    market_universe: list[str] | None = None,
-    market_context: dict[str, Any] | None = None,
-) -> pd.DataFrame:
-    """Every feature of today for each snapshot pool, through the training feature code.
-
-    The market is the snapshot's own pools of the training universe, unless a stored market is
-    given (an API request of a few pools is scored against the latest hourly run's market).
-    """
-    context = None if market_context is None else market.from_records(market_context)
-    features = state.serving_features(
-        feature_state_updated,
-        snapshot_rows,
-        run_timestamp,
-        categorical_mapping,
-        params,
-        target_params,
-        context,
-        market_universe,
-    )
-    stale = state.stale_pools(feature_state_updated, run_timestamp)
-    stale_pools = set(feature_state_updated.loc[stale, "pool"])
-    return features.assign(
-        snapshot_apy=snapshot_rows["apy"].to_numpy(dtype=float),
-        stale_state=snapshot_rows["pool"].isin(stale_pools).to_numpy(bool),
-    )
-
-
 def summarise_market_context(
     serving_features: pd.DataFrame, market_universe: list[str], params: dict[str, Any]
 ) -> dict[str, Any]:
     """This run's market: the snapshot's pools of the training universe observed today."""
     context = market.summarise(serving_features, params["market_context"], market_universe)
     return market.to_records(context)
-
-
-def score_pools(
-    serving_features: pd.DataFrame,
-    champion_model: Any,
-    feature_list: list[str],
-    served_params: dict[str, Any],
-    params: dict[str, Any],
-) -> pd.DataFrame:
-    """Calibrated P(Stable/Up) and the contract fields for the served population; null elsewhere."""
-    check_model_features(champion_model, feature_list, "champion_model")
-    model = champion_model.use_threads(params["model_n_jobs"])
-    frame = serving_features
-    # The contract: the snapshot's apy > 0 and enough daily samples, today's included when it is
-    # an observation. A pool with apy but no valid tvlUsd is an unobserved day for the features
-    # (as in training's cleaning) and is scored from its history.
-    served = (
-        frame["snapshot_apy"].gt(0)
-        & frame["n_samples"].ge(served_params["min_samples"])
-        & ~frame["stale_state"]
-    ).to_numpy(bool)
-    p_stable_up = np.full(len(frame), np.nan)
-    if served.any():
-        p_stable_up[served] = model.predict_proba(frame.loc[served, model.features])[:, 1]
-    contract = prediction_columns(p_stable_up).set_index(frame.index)
-    logger.info(
-        "Scored %d of %d pools; %d nulled", int(served.sum()), len(frame), int((~served).sum())
-    )
-    return frame.assign(p_stable_up=p_stable_up, served=served, **contract)
 
 
 def build_hourly_partition(

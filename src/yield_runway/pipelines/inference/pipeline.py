@@ -2,16 +2,17 @@
 
 from kedro.pipeline import Node, Pipeline
 
+from yield_runway.features.hourly import compute_serving_features
+from yield_runway.predictions import score_pools
+
 from .nodes import (
     advance_feature_state,
     build_hourly_partition,
     commit_feature_state,
-    compute_serving_features,
     enrich_snapshot,
     parse_pools_snapshot,
     publish_latest,
     resolve_run_timestamp,
-    score_pools,
     summarise_market_context,
     summarise_run,
     unpack_release,

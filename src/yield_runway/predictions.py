@@ -1,13 +1,17 @@
-"""DefiLlama's predictions contract: class, probability in percent and a confidence tercile."""
+"""DefiLlama's predictions contract (class, probability in percent, confidence tercile) and the
+scoring of the served population, shared by the hourly run and the API."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from yield_runway.labels import CLASS_NAMES, DOWN, STABLE_UP
+
+logger = logging.getLogger(__name__)
 
 CONTRACT_FIELDS = ("predictedClass", "predictedProbability", "binnedConfidence")
 # binnedConfidence is 1 | 2 | 3: the tercile of predictedProbability across a run's pools.
@@ -53,3 +57,32 @@ def contract_records(columns: pd.DataFrame) -> list[dict[str, Any]]:
     """The `predictions` objects, JSON-ready (null instead of NaN/NA)."""
     plain = columns[list(CONTRACT_FIELDS)].astype(object)
     return plain.where(columns[list(CONTRACT_FIELDS)].notna(), None).to_dict(orient="records")
+
+
+def score_pools(
+    serving_features: pd.DataFrame,
+    champion_model: Any,
+    feature_list: list[str],
+    served_params: dict[str, Any],
+    params: dict[str, Any],
+) -> pd.DataFrame:
+    """Calibrated P(Stable/Up) and the contract fields for the served population; null elsewhere."""
+    check_model_features(champion_model, feature_list, "champion_model")
+    model = champion_model.use_threads(params["model_n_jobs"])
+    frame = serving_features
+    # The contract: the snapshot's apy > 0 and enough daily samples, today's included when it is
+    # an observation. A pool with apy but no valid tvlUsd is an unobserved day for the features
+    # (as in training's cleaning) and is scored from its history.
+    served = (
+        frame["snapshot_apy"].gt(0)
+        & frame["n_samples"].ge(served_params["min_samples"])
+        & ~frame["stale_state"]
+    ).to_numpy(bool)
+    p_stable_up = np.full(len(frame), np.nan)
+    if served.any():
+        p_stable_up[served] = model.predict_proba(frame.loc[served, model.features])[:, 1]
+    contract = prediction_columns(p_stable_up).set_index(frame.index)
+    logger.info(
+        "Scored %d of %d pools; %d nulled", int(served.sum()), len(frame), int((~served).sum())
+    )
+    return frame.assign(p_stable_up=p_stable_up, served=served, **contract)
