@@ -88,5 +88,5 @@ def test_s3_env_reads_the_public_bucket_anonymously(small_project, s3_server):
         history = catalog.load("pools_history").to_pandas()  # lazy batches, materialised here
         assert len(history) == len(raw) and history["pool"].nunique() == 10
         session.run(pipeline_names=["data_engineering"])
-    report = json.loads((root / "data/08_reporting/cleaning_report.json").read_text())
+    report = json.loads((root / "data/s3/08_reporting/cleaning_report.json").read_text())
     assert report["rows_raw"] == len(raw) and report["pools"] == 10

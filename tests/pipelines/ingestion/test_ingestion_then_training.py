@@ -55,11 +55,11 @@ def test_ingestion_then_training_produce_a_model(api, tmp_path, monkeypatch):
     with KedroSession.create(project_path=root, env="live") as session:
         session.run(pipeline_names=["training"])
 
-    summary = json.loads((root / "data/08_reporting/ingestion_summary.json").read_text())
+    summary = json.loads((root / "data/live/08_reporting/ingestion_summary.json").read_text())
     assert summary["pools_selected"] == summary["pools_fetched"] == 8
-    cleaning = json.loads((root / "data/08_reporting/cleaning_report.json").read_text())
+    cleaning = json.loads((root / "data/live/08_reporting/cleaning_report.json").read_text())
     assert cleaning["pools"] == 8 and cleaning["rows_raw"] == raw["pool"].size // 2
-    metrics = json.loads((root / "data/08_reporting/metrics.json").read_text())
+    metrics = json.loads((root / "data/live/08_reporting/metrics.json").read_text())
     assert metrics["rows"]["pools"] == 8
     assert metrics["models"][metrics["champion"]]["holdout"]["roc_auc"] > 0.5
-    assert list((root / "data/06_models/champion_model.joblib").iterdir())
+    assert list((root / "data/live/06_models/champion_model.joblib").iterdir())

@@ -84,7 +84,7 @@ def test_live_env_ingests_into_the_raw_entries_training_reads(api, project):
         "p1.json",
         "p2.json",
     ]
-    assert (project / "data" / "08_reporting" / "ingestion_summary.json").exists()
+    assert (project / "data" / "live" / "08_reporting" / "ingestion_summary.json").exists()
     assert sorted(chart_paths(api)) == ["/chart/p0", "/chart/p1", "/chart/p2"]
 
     assert list(history.columns) == HEADER.split(",")
