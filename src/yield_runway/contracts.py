@@ -12,3 +12,13 @@ HISTORY_COLUMNS = [
     "apyBase",
     "apyReward",
 ]
+
+# The legacy `POST /predictions` contract: the six features of each row, in this order.
+ORIGINAL_FEATURES = [
+    "apy",
+    "tvlUsd",
+    "apyMeanExpanding",
+    "apyStdExpanding",
+    "chain_factorized",
+    "project_factorized",
+]

@@ -13,7 +13,7 @@ import pytest
 
 from tests.serving.events import Context, api_event
 from tests.serving.releases import republish
-from yield_runway.features.daily import ORIGINAL_FEATURES
+from yield_runway.contracts import ORIGINAL_FEATURES
 from yield_runway.serving import lambda_handler
 
 ROWS = [

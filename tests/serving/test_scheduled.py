@@ -185,6 +185,6 @@ def test_a_scheduled_run_without_the_bucket_names_the_missing_variables(monkeypa
 
     monkeypatch.delenv("YIELD_RUNWAY_BUCKET", raising=False)
     monkeypatch.setenv("YIELD_RUNWAY_PREFIX", "prod")
-    config = ServingConfig("data", "conf", ".", "aws", 50_000, 60.0)
+    config = ServingConfig("data", "conf", ".", "aws", 50_000, 60.0, 1)
     with pytest.raises(RuntimeError, match=r"set YIELD_RUNWAY_BUCKET$"):
         scheduled.run_inference({"time": "2025-11-01T01:05:00Z"}, config)

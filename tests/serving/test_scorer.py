@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import onnxruntime
 import pytest
 from onnx import TensorProto, helper
 
@@ -37,11 +38,38 @@ def test_a_plain_graph_scores():
     np.testing.assert_allclose(p[:, 1], [0.5, 0.5])
 
 
+def _reads_a_file(location: str) -> bytes:
+    """A graph whose only tensor is 16 bytes of a file: its "probabilities" are those bytes."""
+    tensor = onnx.TensorProto(name="W", data_type=TensorProto.UINT8, dims=[16])
+    tensor.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", location), ("offset", "0"), ("length", "16")):
+        entry = tensor.external_data.add()
+        entry.key, entry.value = key, value
+    nodes = [
+        helper.make_node("Cast", ["W"], ["Wd"], to=TensorProto.DOUBLE),
+        helper.make_node("Reshape", ["Wd", "shape"], ["probabilities"]),
+    ]
+    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [-1, 2])
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("X", TensorProto.DOUBLE, [None, 2])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.DOUBLE, [None, 2])],
+        [tensor, shape],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
 def test_a_graph_that_reads_files_is_refused(tmp_path, monkeypatch):
+    # Without the guard, onnxruntime reads the file beside the process into the graph.
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "secret.txt").write_bytes(np.full(4, 0.25).tobytes())
-    with pytest.raises(ScorerError, match="reads tensors from files: W"):
-        OnnxScorer(_graph(external=True), SPEC)
+    (tmp_path / "secret.txt").write_bytes(b"ABCDEFGHIJKLMNOP")
+    unguarded = onnxruntime.InferenceSession(_reads_a_file("secret.txt"))
+    assert unguarded.run(None, {"X": np.zeros((1, 2))})[0][0].tolist() == [65.0, 66.0]
+    with pytest.raises(ScorerError, match="reads tensors from files"):
+        OnnxScorer(_reads_a_file("secret.txt"), SPEC)
 
 
 @pytest.mark.parametrize(

@@ -13,16 +13,9 @@ from pandas.api.indexers import BaseIndexer
 from pandas.api.typing import Rolling
 
 from yield_runway import labels
+from yield_runway.contracts import ORIGINAL_FEATURES
 from yield_runway.features import market
 
-ORIGINAL_FEATURES = [
-    "apy",
-    "tvlUsd",
-    "apyMeanExpanding",
-    "apyStdExpanding",
-    "chain_factorized",
-    "project_factorized",
-]
 FLAG_FEATURES = ["stablecoin", "ilRisk", "exposure"]
 UNKNOWN_CODE = -1
 # The pool's latest realised label: the day `horizon` days back, whose window has now passed.

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from yield_runway.json_values import is_number, text_problem
+
 TEXT_FIELDS = ("pool", "chain", "project", "symbol")
 NUMERIC_FIELDS = ("apy", "tvlUsd", "apyBase", "apyReward")
 COMPONENT_FIELDS = ("apyBase", "apyReward")
-
-
-# The forests score in float32: a larger finite value would fail the whole batch.
-MAX_MAGNITUDE = float(np.finfo(np.float32).max)
 
 
 # How the snapshot's metadata texts read as flags (training and serving alike).
@@ -46,29 +42,6 @@ def extract_pool_metadata(
     return metadata
 
 
-def _is_number(value: Any) -> bool:
-    """True for a finite JSON number the models can score (bool is not a number here)."""
-    if type(value) not in (int, float):
-        return False
-    try:
-        return math.isfinite(value) and abs(value) <= MAX_MAGNITUDE
-    except OverflowError:  # an integer too large for a float
-        return False
-
-
-def text_problem(item: Any) -> str | None:
-    """Why a JSON value cannot be stored again: text that is not valid Unicode (JSON lets
-    `\\ud800` through, which no store, Arrow or pandas string takes), or nesting too deep to
-    encode; None when it can."""
-    try:
-        json.dumps(item, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return "invalid_text"
-    except RecursionError:
-        return "too_deep"
-    return None
-
-
 def object_problems(objects: Sequence[Any]) -> pd.Series:
     """Why each snapshot object cannot be used, first reason only; NA where it can be used."""
     n = len(objects)
@@ -84,7 +57,7 @@ def object_problems(objects: Sequence[Any]) -> pd.Series:
     bad_number = np.zeros(n, dtype=bool)
     for field in NUMERIC_FIELDS:
         values = frame[field]
-        bad_number |= (values.notna() & ~values.map(_is_number).astype(bool)).to_numpy(bool)
+        bad_number |= (values.notna() & ~values.map(is_number).astype(bool)).to_numpy(bool)
     usable = is_object & has_pool & ~bad_number
     # A pool listed twice: the later object wins, like the daily `last`.
     duplicate = np.zeros(n, dtype=bool)

@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from yield_runway.features.daily import ORIGINAL_FEATURES
+from yield_runway.contracts import ORIGINAL_FEATURES
 
 
 class BinnedRateClassifier(ClassifierMixin, BaseEstimator):

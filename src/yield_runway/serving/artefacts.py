@@ -14,14 +14,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fsspec
-import pandas as pd
 
-from yield_runway.features.daily import ORIGINAL_FEATURES
+from yield_runway.contracts import ORIGINAL_FEATURES
 from yield_runway.serving.release import Release, ReleaseError, current_version, read_release
 from yield_runway.serving.scorer import OnnxScorer
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +184,8 @@ class ArtefactStore:
 
     def feature_state(self) -> pd.DataFrame:
         """The feature state the scheduled run last wrote (re-read when its ETag/mtime changes)."""
+        import pandas as pd  # the pools route only: the legacy route runs without pandas
+
         return self._fresh(STATE_PATH, pd.read_parquet)
 
     def market_context(self) -> dict[str, Any]:

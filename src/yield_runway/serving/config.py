@@ -10,6 +10,7 @@ from typing import Any
 
 DEFAULT_MAX_ROWS = 50_000
 DEFAULT_TTL_SECONDS = 60.0
+DEFAULT_MODEL_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class ServingConfig:
     kedro_env: str
     max_rows: int
     artefact_ttl_seconds: float
+    model_threads: int
 
 
 def _data_uri() -> str:
@@ -58,6 +60,8 @@ def load_config() -> ServingConfig:
         artefact_ttl_seconds=float(
             os.environ.get("YIELD_RUNWAY_ARTEFACT_TTL_SECONDS", DEFAULT_TTL_SECONDS)
         ),
+        # Scoring threads per request (Lambda has one or two vCPUs; 0 = all cores).
+        model_threads=int(os.environ.get("YIELD_RUNWAY_MODEL_THREADS", DEFAULT_MODEL_THREADS)),
     )
 
 

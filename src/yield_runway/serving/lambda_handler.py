@@ -23,12 +23,11 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from yield_runway.features.daily import ORIGINAL_FEATURES  # noqa: E402
+from yield_runway.contracts import ORIGINAL_FEATURES  # noqa: E402
 
 from . import apigateway as http  # noqa: E402
 from .artefacts import ArtefactError, ArtefactStore  # noqa: E402
 from .config import load_config, load_parameters  # noqa: E402, I001
-from .pools import predict_pools  # noqa: E402
 from .scheduled import is_scheduled_event, run_scheduled  # noqa: E402
 from .validation import (  # noqa: E402
     RequestError,
@@ -52,10 +51,7 @@ def artefact_store() -> ArtefactStore:
     global _store
     config = load_config()
     if _store is None or _store.uri != config.data_uri:
-        params = load_parameters(config.conf_source, config.kedro_env)
-        _store = ArtefactStore(
-            config.data_uri, config.artefact_ttl_seconds, params["inference"]["model_n_jobs"]
-        )
+        _store = ArtefactStore(config.data_uri, config.artefact_ttl_seconds, config.model_threads)
     return _store
 
 
@@ -74,6 +70,9 @@ def legacy_predictions(event: dict[str, Any]) -> dict[str, Any]:
 
 def pool_predictions(event: dict[str, Any]) -> dict[str, Any]:
     """Snapshot pool objects -> `{"data": [{"pool", "predictions"}, ...], "warnings"}`."""
+    # pandas and the feature code load with this route only: the legacy route needs neither.
+    from .pools import predict_pools
+
     config = load_config()
     objects = pool_objects(json_body(event), config.max_rows)
     params = load_parameters(config.conf_source, config.kedro_env)

@@ -6,12 +6,13 @@ the calibration, so a model file can hold numbers, never code.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterator, Mapping
+import tempfile
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 
 PROBABILITIES = "probabilities"
@@ -66,34 +67,10 @@ def check_calibration(calibration: Any) -> None:
     raise ScorerError(f"calibration parameters cannot be applied: {str(calibration)[:200]}")
 
 
-def _tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
-    """Every tensor of a graph and its subgraphs: initializers and attribute values."""
-    yield from graph.initializer
-    yield from (sparse.values for sparse in graph.sparse_initializer)
-    for node in graph.node:
-        for attribute in node.attribute:
-            if attribute.HasField("t"):
-                yield attribute.t
-            yield from attribute.tensors
-            if attribute.HasField("g"):
-                yield from _tensors(attribute.g)
-            for subgraph in attribute.graphs:
-                yield from _tensors(subgraph)
-
-
-def check_self_contained(graph: bytes) -> None:
-    """Refuse a graph that reads data from files: onnxruntime would open them beside us."""
-    try:
-        model = onnx.ModelProto.FromString(graph)
-    except Exception as error:  # protobuf's decode errors have no common base
-        raise ScorerError(f"not a servable ONNX graph: {str(error)[:200]}") from None
-    external = [
-        t.name
-        for t in _tensors(model.graph)
-        if t.data_location == onnx.TensorProto.EXTERNAL or t.external_data
-    ]
-    if external:
-        raise ScorerError(f"the graph reads tensors from files: {', '.join(external)[:200]}")
+@functools.cache
+def _no_external_data() -> str:
+    """An empty folder: the only place a graph's external tensors could be read from."""
+    return tempfile.mkdtemp(prefix="onnx-no-external-data-")
 
 
 def session_threads(n_jobs: int | None) -> int:
@@ -115,7 +92,6 @@ class OnnxScorer:
         if self.dtype.name not in INPUT_TYPES:
             raise ScorerError(f"input_dtype must be float32 or float64, not {self.dtype}")
         check_calibration(self.calibration)
-        check_self_contained(graph)
         self._graph = graph
         self.n_jobs = n_jobs
         self._session = self._open()
@@ -125,9 +101,16 @@ class OnnxScorer:
         options = ort.SessionOptions()
         options.intra_op_num_threads = session_threads(self.n_jobs)
         options.inter_op_num_threads = 1
+        # A graph may name files to read tensors from (ONNX "external data"): resolved in an
+        # empty folder, any such reference fails, so a graph never reads a file beside us.
+        options.add_session_config_entry(
+            "session.model_external_initializers_file_folder_path", _no_external_data()
+        )
         try:
             session = ort.InferenceSession(self._graph, options, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises its own types for a bad graph
+            if "external data" in str(error).lower():
+                raise ScorerError("the graph reads tensors from files: refused") from None
             raise ScorerError(f"not a servable ONNX graph: {str(error)[:300]}") from None
         inputs = session.get_inputs()
         outputs = [o.name for o in session.get_outputs()]

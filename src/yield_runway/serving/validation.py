@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from yield_runway.features.snapshot import MAX_MAGNITUDE, object_problems, text_problem
+from yield_runway.json_values import MAX_MAGNITUDE, text_problem
 
 from .apigateway import shorten
 
@@ -145,6 +145,9 @@ def legacy_warnings(
 def pool_objects(body: Any, max_rows: int) -> list[dict[str, Any]]:
     """Raw snapshot pool objects, each usable (a `pool` id, numbers where numbers belong)."""
     rows = check_rows(body, max_rows)
+    # Snapshot objects are checked as the hourly run checks them (pandas: this route only).
+    from yield_runway.features.snapshot import object_problems
+
     problems = object_problems(rows)
     bad = problems.notna().to_numpy()
     if bad.any():
