@@ -30,5 +30,8 @@ if ! "${PODMAN[@]}" image exists "$BASE"; then
     fi
     "${PODMAN[@]}" import "$ROOT/bookworm.tar" "$BASE"
 fi
-"${PODMAN[@]}" build --build-arg "BASE=$BASE" -f deploy/Dockerfile -t "$TAG" .
+# Labelled with the hash of what it installs, so a test can tell a stale image from a current one.
+SOURCE="$(deploy/source_hash.sh)"
+"${PODMAN[@]}" build --platform linux/amd64 --build-arg "BASE=$BASE" \
+    --label "yield-runway.source=$SOURCE" -f deploy/Dockerfile -t "$TAG" .
 "${PODMAN[@]}" image ls "$TAG"

@@ -144,3 +144,52 @@ def test_a_header_only_file_has_no_rows_and_its_columns(tmp_path):
     batches = list(CSVBatchesDataset(filepath=str(path), load_args=load_args).load())
     assert sum(b.num_rows for b in batches) == 0
     assert batches[0].schema.names == ["timestamp", "pool", "apy"]
+
+
+def _good_rows(n: int) -> list[str]:
+    return [f"2025-01-01T00:00:00.000Z,p{i},5.0\n" for i in range(n)]
+
+
+def _malformed(path, text: str, block_size: int = 1 << 20):
+    path.write_text(text)
+    batches = CSVBatchesDataset(filepath=str(path), load_args={"block_size": block_size}).load()
+    rows = pa.Table.from_batches(list(batches)).to_pandas()
+    return rows, *batches.malformed_rows()
+
+
+def test_a_stray_quote_loses_the_lines_it_swallows_and_says_so(tmp_path):
+    lines = _good_rows(50)
+    lines[9] = '2025-01-01T00:00:00.000Z,"p9,5.0\n'  # an unbalanced quote on file line 11
+    rows, count, listed = _malformed(tmp_path / "h.csv", "timestamp,pool,apy\n" + "".join(lines))
+    # Every line the quote ran over is lost and counted: none vanishes uncounted.
+    assert len(rows) + count == 50 and count > 1
+    assert listed[0]["line"] == 11 and "unbalanced quote" in listed[0]["problem"]
+
+
+def test_rows_joined_by_two_stray_quotes_are_dropped_and_counted(tmp_path):
+    lines = _good_rows(50)
+    lines[9] = '2025-01-01T00:00:00.000Z,"p9,5.0\n'
+    lines[19] = '2025-01-01T00:00:00.000Z,p19",5.0\n'  # closes the quote: 11 lines, 3 fields
+    rows, count, listed = _malformed(tmp_path / "h.csv", "timestamp,pool,apy\n" + "".join(lines))
+    assert len(rows) == 39 and count == 11
+    assert "joined them into one row" in listed[0]["problem"]
+    assert not rows["pool"].str.contains("\n").any()
+
+
+def test_many_malformed_rows_keep_their_lines(tmp_path):
+    lines = _good_rows(20_000)
+    for i in range(0, 20_000, 4):
+        lines[i] = "2025-01-01T00:00:00.000Z,short\n"  # every fourth row a field short
+    rows, count, listed = _malformed(
+        tmp_path / "h.csv", "timestamp,pool,apy\n" + "".join(lines), block_size=1 << 16
+    )
+    assert len(rows) == 15_000 and count == 5_000
+    assert [r["line"] for r in listed] == [2 + 4 * k for k in range(20)]
+
+
+def test_a_cut_line_is_not_matched_inside_an_earlier_line(tmp_path):
+    # The cut line's text is the start of every earlier line: only a whole line matches.
+    lines = _good_rows(30)
+    lines[20] = "2025-01-01T00:00:00.000Z,p2\n"  # file line 22, a field short
+    rows, count, listed = _malformed(tmp_path / "h.csv", "timestamp,pool,apy\n" + "".join(lines))
+    assert count == 1 and listed[0]["line"] == 22

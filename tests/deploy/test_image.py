@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import boto3
 import pandas as pd
@@ -32,17 +33,30 @@ LEGACY_ROWS = [
 ]  # fmt: skip
 
 
-def _image_present() -> bool:
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def _image_problem() -> str | None:
+    """Why the image cannot be tested here (no podman, no image, an image of older code)."""
     if shutil.which("podman") is None:
-        return False
+        return "podman is not installed"
     env = {**os.environ, "CONTAINERS_CONF": f"{ROOT}/containers.conf"}
-    found = subprocess.run([*PODMAN, "image", "exists", IMAGE], env=env, check=False)
-    return found.returncode == 0
+    label = subprocess.run(
+        [*PODMAN, "image", "inspect", "--format", '{{index .Labels "yield-runway.source"}}', IMAGE],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if label.returncode != 0:
+        return f"the image {IMAGE} is missing"
+    source = subprocess.run(
+        [str(PROJECT / "deploy/source_hash.sh")], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    if label.stdout.strip() != source:
+        return f"the image {IMAGE} was built from other code than this tree's"
+    return None
 
 
-pytestmark = pytest.mark.skipif(
-    not _image_present(), reason=f"podman or the image {IMAGE} is missing: run deploy/build.sh"
-)
+PROBLEM = _image_problem()
+pytestmark = pytest.mark.skipif(PROBLEM is not None, reason=f"{PROBLEM}: run deploy/build.sh")
 
 
 def test_the_image_serves_the_schedule_and_the_api(s3_server, trained_small_project, monkeypatch):

@@ -8,8 +8,7 @@ import pytest
 
 from tests.conftest import load_parameters, make_raw_history
 from yield_runway.features import daily, state
-from yield_runway.features.snapshot import parse_snapshot
-from yield_runway.pipelines.data_engineering.nodes import extract_pool_metadata
+from yield_runway.features.snapshot import extract_pool_metadata, parse_snapshot
 
 # The whole-file path, proven identical to the streaming nodes by
 # tests/pipelines/data_engineering/test_streaming_matches_reference.py; it also yields the

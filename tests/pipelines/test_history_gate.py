@@ -19,13 +19,15 @@ def test_a_truncated_history_stops_training_and_keeps_the_release(
     monkeypatch.chdir(root)
     history = root / "data/01_raw/pools_history.csv.gz"
     lines = gzip.decompress(history.read_bytes()).decode().splitlines(keepends=True)
-    history.write_bytes(gzip.compress("".join(lines[: len(lines) * 2 // 3]).encode()))
+    history.write_bytes(gzip.compress("".join(lines[: len(lines) // 2]).encode()))
     release = root / "data/06_models/release/manifest.json"
     before = release.read_bytes()
     assert json.loads(before)["history"]["rows_raw"] == len(lines) - 1
+    written = {p: p.read_bytes() for p in (root / "data").rglob("*.json") if p.is_file()}
     bootstrap_project(root)
     with KedroSession.create(project_path=root) as session, pytest.raises(ValueError) as error:
         session.run(pipeline_names=["training"])
-    assert "pools_history shrank" in str(error.value)
-    assert f"raw rows {len(lines) * 2 // 3 - 1} < {len(lines) - 1}" in str(error.value)
+    assert "pools_history lost" in str(error.value) and "of the 8 pools" in str(error.value)
     assert release.read_bytes() == before
+    # Nothing was written from the refused history: no report, no limits, no summary.
+    assert {p: p.read_bytes() for p in written} == written

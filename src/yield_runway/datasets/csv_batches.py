@@ -18,6 +18,7 @@ import fsspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.utils import infer_compression
@@ -68,8 +69,8 @@ class CSVBatches:
         self._threads = max(1, threads)
         self._number_columns = tuple(number_columns)
         # Of the last iteration: rows with the wrong number of fields (skipped), as
-        # (block, line in block, problem, text), and each block's offset in the file's text.
-        self._malformed: list[tuple[int, int, str, str]] = []
+        # (block, line in block, problem, text, file lines lost), and each block's offset.
+        self._malformed: list[tuple[int, int, str, str, int]] = []
         self._offsets: list[int] = []
 
     @property
@@ -89,9 +90,9 @@ class CSVBatches:
                 "problem": problem,
                 "text": text[:200],
             }
-            for b, n, problem, text in listed
+            for b, n, problem, text, _ in listed
         ]
-        return len(found), rows
+        return sum(lost for *_, lost in found), rows
 
     def _lines_before(self, offsets: list[int]) -> dict[int, int]:
         """The number of line ends before each offset of the file's text (one more read)."""
@@ -193,11 +194,14 @@ class CSVBatches:
     ) -> pa.Table:
         """One block as a table, malformed rows skipped and recorded; number columns as text
         where a value in the block is not one."""
-        found: list[tuple[int, int, str, str]] = []
+        found: list[tuple[int, int, str, str, int]] = []
 
         def skip(row: pacsv.InvalidRow) -> str:
             problem = f"expected {row.expected_columns} fields, got {row.actual_columns}"
-            found.append((index, 0, problem, row.text))
+            spans = row.text.count("\n") + 1
+            if spans > 1:  # an unbalanced quote ran on over the next lines: all are lost
+                problem += f" (a quoted value over {spans} lines: an unbalanced quote?)"
+            found.append((index, 0, problem, row.text, spans))
             return "skip"
 
         parse = pacsv.ParseOptions(invalid_row_handler=skip)
@@ -212,6 +216,7 @@ class CSVBatches:
             if not self._number_columns:
                 raise
         else:
+            table = _drop_spanning_rows(table, index, found)
             self._malformed.extend(_numbered(found, block))
             return table
         found.clear()
@@ -225,6 +230,7 @@ class CSVBatches:
         table = pacsv.read_csv(
             pa.BufferReader(block), read_options=read, parse_options=parse, convert_options=as_text
         )
+        table = _drop_spanning_rows(table, index, found)
         self._malformed.extend(_numbered(found, block))
         return table
 
@@ -381,21 +387,67 @@ class CSVBatchesDataset(AbstractDataset[pd.DataFrame, CSVBatches]):
 def _numbered(
     found: list[tuple[int, int, str, str]], block: pa.Buffer
 ) -> list[tuple[int, int, str, str]]:
-    """Malformed rows with their line in the block (1-based), found by their text.
+    """Malformed rows with their line in the block (1-based), found by their text in order.
 
-    Arrow's own row numbers skip blank lines; the text, searched in order, does not.
+    Arrow's own row numbers skip blank lines; the text does not. A match counts only as a whole
+    line: from a line start to a line end. Lines are counted from the previous match, so many
+    bad rows cost one pass over the block.
     """
     if not found:
         return []
-    data, start, numbered = block.to_pybytes(), 0, []
-    for index, _, problem, text in found:
-        at = data.find(text.encode(), start)
-        if at < 0:  # not found verbatim (a decoding detail): the line stays unknown
-            numbered.append((index, 0, problem, text))
+    data, start, line, numbered = block.to_pybytes(), 0, 1, []
+    for index, _, problem, text, lost in found:
+        needle = text.encode()
+        at = data.find(needle, start) if needle else -1
+        while at >= 0 and not _whole_line(data, at, len(needle)):
+            at = data.find(needle, at + 1)
+        if at < 0:  # not found verbatim (a decoding detail, a merged row): line unknown
+            numbered.append((index, 0, problem, text, lost))
             continue
-        numbered.append((index, data.count(b"\n", 0, at) + 1, problem, text))
-        start = at + 1
+        line += data.count(b"\n", start, at)
+        numbered.append((index, line, problem, text, lost))
+        start = at + len(needle)  # the next bad row is on a later line
     return numbered
+
+
+def _drop_spanning_rows(
+    table: pa.Table, index: int, found: list[tuple[int, int, str, str, int]]
+) -> pa.Table:
+    """Drop rows holding a line end in a value (rows merged by stray quotes), recorded as lost.
+
+    Line ends always end a row in this format (no value may hold one): such a row is several
+    lines that quotes joined into one.
+    """
+    spanning = None
+    for column in table.columns:
+        if pa.types.is_dictionary(column.type):
+            column = column.combine_chunks()
+            inner = pc.match_substring(column.dictionary, "\n")
+            if not pc.any(inner).as_py():
+                continue
+            hit = pc.take(inner, column.indices)
+        elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            hit = pc.match_substring(column, "\n")
+        else:
+            continue
+        hit = pc.fill_null(hit, False)
+        spanning = hit if spanning is None else pc.or_(spanning, hit)
+    if spanning is None or not pc.any(spanning).as_py():
+        return table
+    merged = table.filter(spanning).to_pylist()
+    for row in merged:
+        text = ",".join("" if v is None else str(v) for v in row.values())
+        spans = text.count("\n") + 1
+        problem = f"a quoted value over {spans} lines joined them into one row: unbalanced quotes?"
+        found.append((index, 0, problem, text.replace("\n", "\\n"), spans))
+    return table.filter(pc.invert(spanning))
+
+
+def _whole_line(data: bytes, at: int, size: int) -> bool:
+    """Whether data[at:at + size] starts a line and ends one (or the data)."""
+    end = at + size
+    starts = at == 0 or data[at - 1] == 0x0A
+    return starts and (end == len(data) or data[end] in (0x0A, 0x0D))
 
 
 def _table_batches(table: pa.Table) -> list[pa.RecordBatch]:

@@ -8,7 +8,6 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import fsspec
-import pandas as pd
 from kedro.io.core import (
     AbstractDataset,
     generate_timestamp,
@@ -18,9 +17,12 @@ from kedro.io.core import (
 
 from yield_runway.datasets.atomic import write_bytes
 from yield_runway.serving.release import (
+    HISTORY,
     MANIFEST,
     Release,
+    ReleaseError,
     build_manifest,
+    current_version,
     json_bytes,
     read_release,
 )
@@ -86,28 +88,27 @@ class TrainedHistoryDataset(AbstractDataset[None, dict[str, Any]]):
     def __init__(self, *, path: str, metadata: dict[str, Any] | None = None) -> None:
         protocol, root = get_protocol_and_path(path)
         self._uri = path.rstrip("/")
-        self._path = f"{get_filepath_str(PurePosixPath(root), protocol).rstrip('/')}/{MANIFEST}"
+        self._root = get_filepath_str(PurePosixPath(root), protocol).rstrip("/")
+        self._path = f"{self._root}/{MANIFEST}"
         self._fs = fsspec.filesystem(protocol)
         self.metadata = metadata
 
     def load(self) -> dict[str, Any]:
-        """The history the model in service was trained on ({} when it cannot be read)."""
+        """Each pool's last day in the history the model in service was trained on ({} when
+        there is none or it cannot be read)."""
+        if not self._fs.exists(self._path):
+            return {}  # a first training
         try:
-            text = self._fs.cat_file(self._path)
-        except FileNotFoundError:
-            return {}
-        try:
-            history = json.loads(text)["history"]
+            version = current_version(self._fs, self._root)
+            history = json.loads(self._fs.cat_file(f"{self._root}/{version}/{HISTORY}"))
             return {
-                "rows_raw": int(history["rows_raw"]),
-                "last_date": str(pd.Timestamp(history["last_date"]).date()),
+                "pool_last_dates": {str(k): str(v) for k, v in history["pool_last_dates"].items()}
             }
-        except (ValueError, KeyError, TypeError) as error:
+        except (ReleaseError, OSError, ValueError, KeyError, TypeError, AttributeError) as error:
             # A broken manifest must not block the retraining that replaces it.
             logger.warning(
-                "%s/%s holds no readable history (%s): the history is not compared",
+                "%s holds no readable history (%s): the history is not compared",
                 self._uri,
-                MANIFEST,
                 str(error)[:200],
             )
             return {}

@@ -29,6 +29,8 @@ TABLES = {
     "observation_limits": "observation_limits.json",
     "market_universe": "market_universe.json",
 }
+# What training ran on, for the next training's gate (not read by scoring).
+HISTORY = "history.json"
 # Versions and file names are single path parts: a manifest cannot point outside its root.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -215,38 +215,52 @@ def test_a_history_with_no_usable_row_is_refused_with_the_reasons(de_params):
         reduce_pools_history(header_only, de_params)
 
 
-def _reduced(days: int) -> pd.DataFrame:
-    return pd.DataFrame({"date": pd.date_range("2025-01-01", periods=days), "pool": "p1"})
+def _reduced(days: dict[str, int]) -> pd.DataFrame:
+    """Observed pool-days: each pool's days from 2025-01-01."""
+    return pd.DataFrame(
+        [(pool, day) for pool, n in days.items() for day in pd.date_range("2025-01-01", periods=n)],
+        columns=["pool", "date"],
+    )
 
 
-REPORT = {"rows_raw": 240, "rows_clean": 230, "pools": 1}
+REPORT = {"rows_raw": 240, "rows_clean": 230, "pools": 4}
+FOUR = {"a": 10, "b": 10, "c": 10, "d": 10}
 
 
 def test_history_growth_passes_a_longer_history_on_and_summarises_it(de_params):
-    trained = {"rows_raw": 200, "last_date": "2025-01-08"}
-    daily = _reduced(10)
-    passed, summary = check_history_growth(daily, REPORT, trained, de_params)
-    assert passed is daily
+    trained = {"pool_last_dates": {"a": "2025-01-08", "b": "2025-01-10"}}
+    daily = _reduced(FOUR)
+    passed, report, summary = check_history_growth(daily, REPORT, trained, de_params)
+    assert passed is daily and report is REPORT
     assert summary == {
         "rows_raw": 240,
         "rows_clean": 230,
-        "pools": 1,
+        "pools": 4,
         "first_date": "2025-01-01",
         "last_date": "2025-01-10",
+        "pool_last_dates": dict.fromkeys("abcd", "2025-01-10"),
     }
-    assert check_history_growth(daily, REPORT, {}, de_params)[1] == summary  # first training
+    assert check_history_growth(daily, REPORT, {}, de_params)[2] == summary  # first training
 
 
 @pytest.mark.parametrize(
-    ("trained", "says"),
+    ("now", "says"),
     [
-        ({"rows_raw": 241, "last_date": "2025-01-10"}, "raw rows 240 < 241"),
-        ({"rows_raw": 240, "last_date": "2025-01-11"}, "last day 2025-01-10 < 2025-01-11"),
+        ({"a": 10, "b": 10}, "trained on (2 gone, 0 ending earlier; 50% > "),
+        ({"a": 10, "b": 10, "c": 9, "d": 8}, "trained on (0 gone, 2 ending earlier"),
     ],
 )
-def test_a_history_smaller_than_the_trained_one_is_refused(de_params, trained, says):
-    with pytest.raises(ValueError, match="pools_history shrank") as error:
-        check_history_growth(_reduced(10), REPORT, trained, de_params)
+def test_a_history_that_lost_pools_is_refused(de_params, now, says):
+    trained = {"pool_last_dates": dict.fromkeys("abcd", "2025-01-10")}
+    with pytest.raises(ValueError, match="pools_history lost") as error:
+        check_history_growth(_reduced(now), REPORT, trained, de_params)
     assert says in str(error.value) and "allow_shrunk_history=true" in str(error.value)
     allowed = {**de_params, "allow_shrunk_history": True}
-    assert check_history_growth(_reduced(10), REPORT, trained, allowed)[1]["rows_raw"] == 240
+    assert check_history_growth(_reduced(now), REPORT, trained, allowed)[2]["pools"] == len(now)
+
+
+def test_a_few_pools_may_go(de_params):
+    # A live ingestion refetches today's top pools: one of four rotated out is 25%, allowed.
+    trained = {"pool_last_dates": dict.fromkeys("abcd", "2025-01-10")}
+    now = {"a": 10, "b": 10, "c": 10, "e": 3}
+    assert check_history_growth(_reduced(now), REPORT, trained, de_params)[2]["pools"] == 4

@@ -251,35 +251,47 @@ def reduce_pools_history(
 
 def check_history_growth(
     pools_daily_reduced: pd.DataFrame,
-    cleaning_report: dict[str, Any],
+    cleaning_report_reduced: dict[str, Any],
     trained_history: dict[str, Any],
     params: dict[str, Any],
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Pass the pool-days on unless the history has fewer rows or ends earlier than the one the
-    model in service was trained on; summarise it for the release."""
-    dates = pools_daily_reduced["date"]
+) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]:
+    """Pass the pool-days and their report on unless the history lost pools against the one the
+    model in service was trained on; summarise it for the release.
+
+    A pool is lost when it is gone or its history now ends on an earlier day. A few may go (a
+    live ingestion refetches today's top pools, and tolerates failures); more than
+    `max_lost_pool_share` of them is a truncated file or an ingestion that lost data.
+    """
+    last = pools_daily_reduced.groupby("pool", observed=True)["date"].max().dt.strftime("%Y-%m-%d")
     summary = {
-        "rows_raw": int(cleaning_report["rows_raw"]),
-        "rows_clean": int(cleaning_report["rows_clean"]),
-        "pools": int(cleaning_report["pools"]),
-        "first_date": str(dates.min().date()),
-        "last_date": str(dates.max().date()),
+        "rows_raw": int(cleaning_report_reduced["rows_raw"]),
+        "rows_clean": int(cleaning_report_reduced["rows_clean"]),
+        "pools": int(len(last)),
+        "first_date": str(pools_daily_reduced["date"].min().date()),
+        "last_date": str(pools_daily_reduced["date"].max().date()),
+        "pool_last_dates": dict(zip(last.index.astype(str), last, strict=True)),
     }
-    shrank = [
-        f"{what} {summary[key]} < {trained_history[key]}"
-        for key, what in (("rows_raw", "raw rows"), ("last_date", "last day"))
-        if key in trained_history and summary[key] < trained_history[key]
-    ]
-    if shrank and not params["allow_shrunk_history"]:
-        raise ValueError(
-            f"pools_history shrank against the history the model in service was trained on "
-            f"({'; '.join(shrank)}): a truncated file or an ingestion that lost data? Training "
-            "stops; to train on it anyway, run with "
-            "--params=data_engineering.allow_shrunk_history=true"
-        )
-    if shrank:
-        logger.warning("pools_history shrank (%s): trained anyway", "; ".join(shrank))
-    return pools_daily_reduced, summary
+    before = pd.Series(trained_history.get("pool_last_dates", {}), dtype="string")
+    if len(before):
+        now = last.reindex(before.index.astype(str))
+        gone = int(now.isna().sum())
+        shorter = int((now.notna() & (now < before.to_numpy())).sum())
+        share = (gone + shorter) / len(before)
+        if share > params["max_lost_pool_share"]:
+            message = (
+                f"pools_history lost {gone + shorter:,} of the {len(before):,} pools the model in "
+                f"service was trained on ({gone:,} gone, {shorter:,} ending earlier; "
+                f"{share:.0%} > data_engineering.max_lost_pool_share "
+                f"{params['max_lost_pool_share']:.0%}): a truncated file or an ingestion that "
+                "lost data?"
+            )
+            if not params["allow_shrunk_history"]:
+                raise ValueError(
+                    f"{message} Training stops; to train on it anyway, run with "
+                    "--params=data_engineering.allow_shrunk_history=true"
+                )
+            logger.warning("%s Trained anyway (allow_shrunk_history)", message)
+    return pools_daily_reduced, cleaning_report_reduced, summary
 
 
 def _malformed_rows(
@@ -292,9 +304,9 @@ def _malformed_rows(
     count, rows = pools_history.malformed_rows()
     for row in rows[:5]:
         logger.warning(
-            "%s line %d: %s; row dropped: %r",
+            "%s line %s: %s; row dropped: %r",
             pools_history.path,
-            row["line"],
+            row["line"] or "?",
             row["problem"],
             row["text"],
         )

@@ -19,19 +19,20 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 reduce_pools_history,
                 inputs=["pools_history", "params:data_engineering"],
-                outputs=["pools_daily_reduced", "cleaning_report"],
+                outputs=["pools_daily_reduced", "cleaning_report_reduced"],
                 name="reduce_pools_history",
             ),
-            # A gate: nothing downstream runs on a history smaller than the last one trained on.
+            # A gate: nothing is written from a history that lost pools against the last one trained
+            # on (its report and limits included).
             Node(
                 check_history_growth,
                 inputs=[
                     "pools_daily_reduced",
-                    "cleaning_report",
+                    "cleaning_report_reduced",
                     "trained_history",
                     "params:data_engineering",
                 ],
-                outputs=["pools_daily_observed", "history_summary"],
+                outputs=["pools_daily_observed", "cleaning_report", "history_summary"],
                 name="check_history_growth",
             ),
             Node(

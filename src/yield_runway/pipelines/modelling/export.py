@@ -10,7 +10,7 @@ import pandas as pd
 from yield_runway.models.calibration import CalibratedModel
 from yield_runway.models.onnx_export import export_model, parity
 from yield_runway.models.splits import in_range
-from yield_runway.serving.release import TABLES, json_bytes
+from yield_runway.serving.release import HISTORY, TABLES, json_bytes
 from yield_runway.serving.scorer import OnnxScorer
 
 logger = logging.getLogger(__name__)
@@ -70,9 +70,13 @@ def build_model_release(
         "market_universe": market_universe,
     }
     files.update({TABLES[key]: json_bytes(value) for key, value in tables.items()})
+    # Each pool's last day, for the next training's gate; the manifest keeps the totals only
+    # (the API reads it every minute).
+    files[HISTORY] = json_bytes(history_summary)
+    totals = {k: v for k, v in history_summary.items() if k != "pool_last_dates"}
     return {
         "files": files,
         "models": models,
         "parity": {"rows": int(len(holdout)), "tolerance": tolerance},
-        "history": history_summary,
+        "history": totals,
     }
