@@ -40,3 +40,11 @@ def test_purge_gap_between_every_train_and_validation_date():
 def test_too_short_history_is_a_clear_error():
     with pytest.raises(ValueError, match="Too few dates for 4 purged folds"):
         purged_splits(_dates(100), 0.3, 30, 4, 60)
+
+
+def test_holdout_rows_are_those_dated_in_the_holdout():
+    from yield_runway.models.splits import holdout_rows
+
+    table = pd.DataFrame({"date": pd.date_range("2025-01-01", periods=6), "x": range(6)})
+    rows = holdout_rows(table, {"holdout_start": "2025-01-03", "holdout_end": "2025-01-05"})
+    assert rows["x"].tolist() == [2, 3, 4]

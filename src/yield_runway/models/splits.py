@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -62,3 +65,8 @@ def in_range(dates: pd.Series, start: str | None, end: str) -> np.ndarray:
     if start is not None:
         mask &= dates >= pd.Timestamp(start)
     return mask.to_numpy()
+
+
+def holdout_rows(table: pd.DataFrame, splits: Mapping[str, Any]) -> pd.DataFrame:
+    """The rows of `table` whose date lies in the holdout of `splits`."""
+    return table.loc[in_range(table["date"], splits["holdout_start"], splits["holdout_end"])]

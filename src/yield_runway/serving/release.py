@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .scorer import OnnxScorer, ScorerError
@@ -50,7 +50,6 @@ class Release:
     categorical_mapping: dict[str, Any]
     observation_limits: dict[str, float]
     market_universe: list[str]
-    manifest: dict[str, Any] = field(repr=False)
 
 
 def sha256(payload: bytes) -> str:
@@ -167,4 +166,4 @@ def read_release(fs: Any, root: str, n_jobs: int | None = 1) -> Release:
                 f"{folder}/{spec['file']} needs feature(s) its feature_list lacks: "
                 f"{', '.join(missing)}"
             )
-    return Release(version=manifest["version"], models=models, manifest=manifest, **tables)
+    return Release(version=manifest["version"], models=models, **tables)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from yield_runway.models.calibration import CalibratedModel
 from yield_runway.models.onnx_export import export_model, parity
-from yield_runway.models.splits import in_range
+from yield_runway.models.splits import holdout_rows
 from yield_runway.serving.release import HISTORY, TABLES, json_bytes
 from yield_runway.serving.scorer import OnnxScorer
 
@@ -31,13 +31,7 @@ def build_model_release(
     params: dict[str, Any],
 ) -> dict[str, Any]:
     """The release's files and model specs; fails naming a model whose ONNX scores differ."""
-    holdout = model_input_table.loc[
-        in_range(
-            model_input_table["date"],
-            evaluation_splits["holdout_start"],
-            evaluation_splits["holdout_end"],
-        )
-    ]
+    holdout = holdout_rows(model_input_table, evaluation_splits)
     tolerance = params["parity_tolerance"]
     if len(holdout) < params["min_parity_rows"]:
         raise ValueError(

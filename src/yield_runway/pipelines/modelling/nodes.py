@@ -15,7 +15,7 @@ from yield_runway.models.calibration import METHODS, CalibratedModel, ScoreCalib
 from yield_runway.models.estimators import model_features, oob_roc_auc
 from yield_runway.models.fitting import fit_model
 from yield_runway.models.metrics import classification_metrics, reliability_table
-from yield_runway.models.splits import in_range, purged_splits
+from yield_runway.models.splits import holdout_rows, in_range, purged_splits
 from yield_runway.progress import report_progress
 
 logger = logging.getLogger(__name__)
@@ -353,13 +353,7 @@ def predict_holdout(
     calibrators: dict[str, ScoreCalibrator],
 ) -> pd.DataFrame:
     """Score the holdout with every development model and the two calibrated served models."""
-    holdout = model_input_table.loc[
-        in_range(
-            model_input_table["date"],
-            evaluation_splits["holdout_start"],
-            evaluation_splits["holdout_end"],
-        )
-    ]
+    holdout = holdout_rows(model_input_table, evaluation_splits)
     scores = {f"score_{n}": _score(m, holdout, feature_list) for n, m in development_models.items()}
     for served_name, name in ((CHAMPION_CALIBRATED, champion), (LEGACY_CALIBRATED, legacy_model)):
         scores[f"score_{served_name}"] = calibrators[name].transform(scores[f"score_{name}"])
@@ -448,13 +442,7 @@ def compute_feature_importance(
     params: dict[str, Any],
 ) -> pd.DataFrame:
     """Permutation importance (drop in holdout ROC AUC) of the champion's features."""
-    holdout = model_input_table.loc[
-        in_range(
-            model_input_table["date"],
-            evaluation_splits["holdout_start"],
-            evaluation_splits["holdout_end"],
-        )
-    ]
+    holdout = holdout_rows(model_input_table, evaluation_splits)
     sample = holdout.sample(
         min(params["n_rows"], len(holdout)), random_state=params["random_state"]
     )
