@@ -10,6 +10,7 @@ Targets: 20,000 rows under 1 s warm, peak memory under 1 GB.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -139,15 +140,29 @@ def legacy_event(n_rows: int) -> dict:
             strict=True,
         )
     ]
+    return api_event("/predictions", rows)
+
+
+def pools_event(data: Path, n_rows: int) -> dict:
+    """A `POST /predictions/pools` request of `n_rows` snapshot objects: the sample snapshot's
+    pools (known to the state), then copies under new ids (new pools, scored from nothing)."""
+    snapshot = [o for o in json.loads((data / "01_raw/pools_snapshot.json").read_text())
+                if isinstance(o, dict) and isinstance(o.get("pool"), str)]  # fmt: skip
+    objects = [
+        {**o, "pool": o["pool"] if i < len(snapshot) else f"{o['pool']}-copy-{i}"}
+        for i, o in zip(range(n_rows), itertools.cycle(snapshot), strict=False)
+    ]
+    return api_event("/predictions/pools", objects)
+
+
+def api_event(path: str, rows: list) -> dict:
+    """A payload 2.0 POST request of `rows`."""
     return {
         "version": "2.0",
-        "routeKey": "POST /predictions",
-        "rawPath": "/predictions",
+        "routeKey": f"POST {path}",
+        "rawPath": path,
         "headers": {"content-type": "application/json"},
-        "requestContext": {
-            "http": {"method": "POST", "path": "/predictions"},
-            "requestId": "bench",
-        },
+        "requestContext": {"http": {"method": "POST", "path": path}, "requestId": "bench"},
         "body": json.dumps(rows),
         "isBase64Encoded": False,
     }
@@ -215,8 +230,9 @@ def main() -> None:
         f"cold start: import {imports:.3f} s + artefact load {loads:.3f} s = "
         f"{imports + loads:.3f} s (fresh process, median of 3)"
     )
-    for n_rows in (1, 1_000, 20_000):
-        event = legacy_event(n_rows)
+    routes = [("legacy", n, legacy_event(n)) for n in (1, 1_000, 20_000)]
+    routes += [("pools", n, pools_event(Path(args.data), n)) for n in (1, 1_000, 20_000)]
+    for route, n_rows, event in routes:
         handler(event, None)  # warm-up
         times = []
         for _ in range(args.repeat):
@@ -225,7 +241,8 @@ def main() -> None:
             times.append(time.perf_counter() - started)
         assert result["statusCode"] == 200, result["body"][:300]
         print(
-            f"warm handler, {n_rows:>6,} rows: median {statistics.median(times) * 1000:8.1f} ms"
+            f"warm handler, {route:>6} route, {n_rows:>6,} rows: "
+            f"median {statistics.median(times) * 1000:8.1f} ms"
             f"  (min {min(times) * 1000:.1f}, max {max(times) * 1000:.1f})"
         )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

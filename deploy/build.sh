@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build the deployable artefacts: the wheel, the conf archive and the wheels of the runtime
-# dependencies (always), then the Lambda container image where podman or Docker runs.
+# Build the deployable artefacts: the wheel, the conf archive, the wheels of the runtime
+# dependencies and the API's Lambda zip (always), then the container image of the hourly run
+# where podman or Docker runs.
 #   deploy/build.sh [image-tag]        # default tag: yield-runway:latest
 set -euo pipefail
 
@@ -16,6 +17,8 @@ rm -rf build  # setuptools' scratch folder
 # The image installs from these only (offline): the pinned runtime set plus Lambda's client.
 "$PYTHON" -m pip wheel --quiet --wheel-dir dist/wheels dist/yield_runway-*.whl "awslambdaric==4.2.2"
 echo "Built: $(ls dist/*.whl), dist/conf-yield_runway.tar.gz, $(ls dist/wheels | wc -l) wheels"
+# The HTTP API's zip (python3.12 runtime), from the wheel just built.
+PYTHON="$PYTHON" deploy/build_zip.sh dist/yield_runway-*.whl dist/api-lambda.zip
 
 if command -v podman >/dev/null 2>&1; then
     deploy/build_image.sh "$TAG"

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from yield_runway.labels import CLASS_NAMES, DOWN, STABLE_UP
+from yield_runway.contracts import CLASS_NAMES, DOWN, STABLE_UP
 from yield_runway.predictions import (
     FeatureMismatchError,
     contract_records,

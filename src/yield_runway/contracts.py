@@ -1,4 +1,17 @@
-"""Field names of the DefiLlama yields data contracts (DESIGN.md, "Data contracts")."""
+"""The DefiLlama yields data contracts (DESIGN.md, "Data contracts"): field names, and the
+predictions contract's fields from a calibrated P(Stable/Up). NumPy only: the API imports it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+DOWN, STABLE_UP = 0, 1
+CLASS_NAMES = {DOWN: "Down", STABLE_UP: "Stable/Up"}
+CONTRACT_FIELDS = ("predictedClass", "predictedProbability", "binnedConfidence")
+# binnedConfidence is 1 | 2 | 3: the tercile of predictedProbability across a run's pools.
+CONFIDENCE_BINS = 3
 
 # The pools.csv history of the yield-ml datasets: one row per pool per snapshot.
 HISTORY_COLUMNS = [
@@ -22,3 +35,48 @@ ORIGINAL_FEATURES = [
     "chain_factorized",
     "project_factorized",
 ]
+
+
+def average_pct_rank(values: np.ndarray) -> np.ndarray:
+    """Each value's rank among the non-NaN values over their count, ties averaged; NaN stays."""
+    values = np.asarray(values, dtype=float)
+    scored = ~np.isnan(values)
+    ranks = np.full(len(values), np.nan)
+    if scored.any():
+        distinct, inverse, counts = np.unique(
+            values[scored], return_inverse=True, return_counts=True
+        )
+        # The tie run of a value spans ranks (those below + 1) .. (those below + its count).
+        below = np.cumsum(counts) - counts
+        ranks[scored] = (below + (counts + 1) / 2)[inverse] / scored.sum()
+    return ranks
+
+
+def contract_fields(p_stable_up: np.ndarray) -> dict[str, np.ndarray]:
+    """The contract's three fields per row from calibrated P(Stable/Up); NaN -> unscored.
+
+    predictedClass is an object array of names (None unscored), binnedConfidence 0 unscored.
+    """
+    p = np.asarray(p_stable_up, dtype=float)
+    scored = ~np.isnan(p)
+    probability = 100.0 * np.maximum(p, 1.0 - p)
+    label = np.where(p >= 0.5, CLASS_NAMES[STABLE_UP], CLASS_NAMES[DOWN]).astype(object)
+    # Tercile by rank across the scored rows: ties share a bin, one row is in the top bin.
+    rank = average_pct_rank(probability)
+    tercile = np.clip(np.ceil(np.nan_to_num(rank) * CONFIDENCE_BINS), 1, CONFIDENCE_BINS)
+    return {
+        "predictedClass": np.where(scored, label, None),
+        "predictedProbability": np.where(scored, probability, np.nan),
+        "binnedConfidence": np.where(scored, tercile, 0).astype(np.int64),
+    }
+
+
+def contract_objects(fields: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """The `predictions` objects, JSON-ready (null where unscored)."""
+    names, probability, confidence = (fields[f] for f in CONTRACT_FIELDS)
+    return [
+        dict.fromkeys(CONTRACT_FIELDS)
+        if name is None
+        else dict(zip(CONTRACT_FIELDS, (name, float(p), int(c)), strict=True))
+        for name, p, c in zip(names, probability, confidence, strict=True)
+    ]

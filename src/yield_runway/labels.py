@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-DOWN, STABLE_UP = 0, 1
-CLASS_NAMES = {DOWN: "Down", STABLE_UP: "Stable/Up"}
+from yield_runway.contracts import DOWN, STABLE_UP
+
 FUTURE_STATS = ("point", "mean", "median")
 ZERO_APY_RULES = ("exclude", "stable_up")
 

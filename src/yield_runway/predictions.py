@@ -9,13 +9,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from yield_runway.labels import CLASS_NAMES, DOWN, STABLE_UP
+from yield_runway.contracts import CONTRACT_FIELDS, contract_fields
 
 logger = logging.getLogger(__name__)
 
-CONTRACT_FIELDS = ("predictedClass", "predictedProbability", "binnedConfidence")
-# binnedConfidence is 1 | 2 | 3: the tercile of predictedProbability across a run's pools.
-CONFIDENCE_BINS = 3
+__all__ = ["CONTRACT_FIELDS", "contract_records", "prediction_columns", "score_pools"]
 
 
 class FeatureMismatchError(ValueError):
@@ -37,18 +35,13 @@ def check_model_features(model: Any, feature_list: list[str], name: str) -> None
 
 def prediction_columns(p_stable_up: np.ndarray) -> pd.DataFrame:
     """The contract's three fields per row from calibrated P(Stable/Up); NaN -> all null."""
-    p = np.asarray(p_stable_up, dtype=float)
-    scored = ~np.isnan(p)
-    probability = 100.0 * np.maximum(p, 1.0 - p)
-    label = np.where(p >= 0.5, CLASS_NAMES[STABLE_UP], CLASS_NAMES[DOWN])
-    # Tercile by rank across the scored rows: ties share a bin, one row is in the top bin.
-    rank = pd.Series(probability).rank(method="average", pct=True).to_numpy()
-    tercile = np.clip(np.ceil(rank * CONFIDENCE_BINS), 1, CONFIDENCE_BINS)
+    fields = contract_fields(p_stable_up)
+    scored = fields["binnedConfidence"] > 0
     return pd.DataFrame(
         {
-            "predictedClass": pd.Series(np.where(scored, label, None), dtype="string"),
-            "predictedProbability": np.where(scored, probability, np.nan),
-            "binnedConfidence": pd.Series(np.where(scored, tercile, np.nan)).astype("Int64"),
+            "predictedClass": pd.Series(fields["predictedClass"], dtype="string"),
+            "predictedProbability": fields["predictedProbability"],
+            "binnedConfidence": pd.Series(fields["binnedConfidence"]).where(scored).astype("Int64"),
         }
     )
 

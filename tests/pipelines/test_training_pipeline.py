@@ -48,6 +48,9 @@ def training_outputs() -> dict:
     }
     for key, value in small_test_parameters().items():
         datasets[f"params:{key}"] = MemoryDataset(value)
+        # Nested parameters by their dotted names, as Kedro's catalog offers them.
+        for name, nested in value.items() if isinstance(value, dict) else []:
+            datasets[f"params:{key}.{name}"] = MemoryDataset(nested)
     for name in OUTPUTS:
         datasets[name] = KeptDataset(copy_mode="assign")
     catalog = DataCatalog(datasets=datasets)

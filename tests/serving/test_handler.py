@@ -231,12 +231,10 @@ def test_pools_route_rejects_numbers_the_model_cannot_score(served, trained_smal
 def test_an_up_to_date_state_gives_no_warning():
     from yield_runway.serving.pools import state_warnings
 
-    stored = pd.DataFrame(
-        {
-            "last_date": pd.to_datetime(["2025-10-30", "2025-10-20"]),
-            "pending_date": pd.to_datetime(["2025-10-31", None]),
-        }
-    )
-    assert state_warnings(stored, pd.Timestamp("2025-11-02T05:00:00Z"), 2) == []
-    (warning,) = state_warnings(stored, pd.Timestamp("2025-11-03T05:00:00Z"), 2)
+    stored = {
+        "last_date": np.array(["2025-10-30", "2025-10-20"], dtype="datetime64[us]"),
+        "pending_date": np.array(["2025-10-31", "NaT"], dtype="datetime64[us]"),
+    }
+    assert state_warnings(stored, np.datetime64("2025-11-02T05:00:00", "us"), 2) == []
+    (warning,) = state_warnings(stored, np.datetime64("2025-11-03T05:00:00", "us"), 2)
     assert "last advanced on 2025-10-31, 3 days before" in warning

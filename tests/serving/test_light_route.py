@@ -1,5 +1,5 @@
-"""The legacy route answers with onnxruntime and NumPy only: no pandas, scikit-learn, scipy or
-Kedro is imported (they would add seconds to a cold start)."""
+"""Both API routes answer with onnxruntime and NumPy only: no pandas, scikit-learn, scipy, pyarrow
+or Kedro is imported (they would add seconds to a cold start and 400 MB to the package)."""
 
 from __future__ import annotations
 
@@ -35,4 +35,24 @@ def test_the_legacy_route_imports_no_heavy_library(trained_small_project, tmp_pa
     answer = json.loads(out.stdout.strip().splitlines()[-1])
     assert answer["result"]["statusCode"] == 200, answer
     assert len(json.loads(answer["result"]["body"])["predictions"]) == 1
+    assert answer["loaded"] == []
+
+
+def test_the_pools_route_imports_no_heavy_library(trained_small_project, tmp_path):
+    data = tmp_path / "data"
+    for folder in ("06_models", "04_feature"):
+        shutil.copytree(trained_small_project / "data" / folder, data / folder)
+    snapshot = json.loads((trained_small_project / "data/01_raw/pools_snapshot.json").read_text())
+    env = {**os.environ, "YIELD_RUNWAY_DATA_URI": str(data), "KEDRO_DISABLE_TELEMETRY": "1"}
+    env.pop("KEDRO_LOGGING_CONFIG", None)
+    event = json.dumps(api_event("/predictions/pools", snapshot[:5]))
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT, event, *HEAVY],
+        capture_output=True, text=True, check=True, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    answer = json.loads(out.stdout.strip().splitlines()[-1])
+    assert answer["result"]["statusCode"] == 200, answer
+    data = json.loads(answer["result"]["body"])["data"]
+    assert [d["pool"] for d in data] == [o["pool"] for o in snapshot[:5]]
+    assert any(d["predictions"]["predictedClass"] is not None for d in data)
     assert answer["loaded"] == []

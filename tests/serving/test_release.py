@@ -317,3 +317,17 @@ def test_an_unreadable_history_never_blocks_retraining(tmp_path, text, caplog):
         assert TrainedHistoryDataset(path=str(tmp_path)).load() == {}
     assert "the history is not compared" in caplog.text
     assert TrainedHistoryDataset(path=str(tmp_path / "none")).load() == {}
+
+
+def test_a_state_holding_a_pickle_is_refused_unread(data, tmp_path):
+    """The hourly run's role writes 04_feature/: the API loads the state with allow_pickle off."""
+    marker = tmp_path / "pickle-ran"
+    state_file = data / artefacts_module.STATE_PATH
+    with np.load(state_file, allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    planted = np.array([_Planted(str(marker))], dtype=object)
+    np.savez(state_file, allow_pickle=True, **{**arrays, "pool": planted})
+    store = ArtefactStore(str(data), ttl_seconds=0)
+    with pytest.raises(ArtefactError, match="feature_state.npz is not a feature state"):
+        store.feature_state()
+    assert not marker.exists()

@@ -15,11 +15,7 @@ from pandas.api.typing import Rolling
 from yield_runway import labels
 from yield_runway.contracts import ORIGINAL_FEATURES
 from yield_runway.features import market
-
-FLAG_FEATURES = ["stablecoin", "ilRisk", "exposure"]
-UNKNOWN_CODE = -1
-# The pool's latest realised label: the day `horizon` days back, whose window has now passed.
-REALISED_TARGET = "realised_target"
+from yield_runway.features.state_layout import FLAG_FEATURES, REALISED_TARGET, UNKNOWN_CODE
 
 
 def feature_names(params: Mapping[str, Any]) -> list[str]:

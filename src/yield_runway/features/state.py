@@ -23,43 +23,22 @@ import numpy as np
 import pandas as pd
 
 from yield_runway.features import daily, market
+from yield_runway.features.state_layout import (
+    DATE_COLUMNS,
+    MISSING,
+    PENDING_VALUES,
+    TEXT_COLUMNS,
+    TRAILED,
+    state_columns,
+    trail_columns,
+    trailing_days,
+)
 
-TRAILED = ("apy", "tvlUsd")
-PENDING_VALUES = ("apy", "tvlUsd", "apyReward", *daily.FLAG_FEATURES)
 DAY = np.timedelta64(1, "D")
-DATE_COLUMNS = ("first_date", "last_date", "pending_date", "pending_timestamp")
 
 
 class StaleRunError(RuntimeError):
     """A run older than one the state already holds: its outputs would overwrite newer ones."""
-
-
-def trailing_days(params: Mapping[str, Any]) -> int:
-    """Days of trailing values the features need: the longest rolling window or change lag."""
-    return max(max(params["rolling_windows"]), max(params["change_lags"]))
-
-
-def trail_columns(value: str, days: int) -> list[str]:
-    """State columns holding a value's trailing daily history, newest (t0 = last_date) first."""
-    return [f"{value}_t{k}" for k in range(days)]
-
-
-def state_columns(days: int) -> list[str]:
-    """Every column of a feature state, in a fixed order."""
-    return [
-        "pool",
-        "chain",
-        "project",
-        "first_date",
-        "last_date",
-        "count",
-        "mean",
-        "M2",
-        *[c for value in TRAILED for c in trail_columns(value, days)],
-        "pending_date",
-        "pending_timestamp",
-        *[f"pending_{v}" for v in PENDING_VALUES],
-    ]
 
 
 def empty_state(days: int) -> pd.DataFrame:
@@ -70,11 +49,23 @@ def empty_state(days: int) -> pd.DataFrame:
 def _typed(state: pd.DataFrame) -> pd.DataFrame:
     """Cast state columns to their storage types (timestamps are naive UTC)."""
     types = dict.fromkeys(state.columns, "float64")
-    types.update(dict.fromkeys(("pool", "chain", "project"), "string"))
+    types.update(dict.fromkeys(TEXT_COLUMNS, "string"))
     types.update(dict.fromkeys(DATE_COLUMNS, "datetime64[us]"))
     types["count"] = "int64"
     changed = {c: t for c, t in types.items() if str(state[c].dtype) != t}
     return state.astype(changed) if changed else state
+
+
+def to_arrays(state: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The state as plain NumPy columns (no pickle needed): text with a missing mask apiece."""
+    arrays: dict[str, np.ndarray] = {}
+    for column in state.columns:
+        if column in TEXT_COLUMNS:
+            arrays[column] = state[column].fillna("").to_numpy(dtype=str)
+            arrays[f"{column}{MISSING}"] = state[column].isna().to_numpy(bool)
+        else:
+            arrays[column] = state[column].to_numpy()
+    return arrays
 
 
 def build_state(pools_daily: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:

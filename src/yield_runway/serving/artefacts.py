@@ -3,32 +3,33 @@
 Layout under the data root (local path or s3://bucket/prefix), as training writes it:
 06_models/release/manifest.json (the release in service, with the SHA-256 of each of its files)
 and 06_models/release/<version>/..., plus the files the hourly run rewrites:
-04_feature/feature_state.parquet and 04_feature/market_context.json.
+04_feature/feature_state.npz and 04_feature/market_context.json.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import threading
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import fsspec
+import numpy as np
 
 from yield_runway.contracts import ORIGINAL_FEATURES
+from yield_runway.serving.object_store import object_store
 from yield_runway.serving.release import Release, ReleaseError, current_version, read_release
 from yield_runway.serving.scorer import OnnxScorer
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
 RELEASE_PATH = "06_models/release"
-STATE_PATH = "04_feature/feature_state.parquet"
+# The state as NumPy columns (the hourly run writes it beside its Parquet): no pyarrow here.
+STATE_PATH = "04_feature/feature_state.npz"
 MARKET_PATH = "04_feature/market_context.json"
 
 
@@ -45,6 +46,7 @@ class Artefacts:
     feature_list: list[str]
     categorical_mapping: dict[str, Any]
     observation_limits: dict[str, float]
+    serving_parameters: dict[str, Any]
     version: str
     # Files the hourly run rewrites, by path under the root: (version tag, content).
     files: dict[str, tuple[str, Any]] = field(default_factory=dict)
@@ -68,10 +70,9 @@ class ArtefactStore:
         backoff_seconds: float = 30.0,
         max_backoff_seconds: float = 900.0,
     ) -> None:
-        # No listings cache: a warm container must see a release uploaded after it started.
-        self.fs, self.root = fsspec.core.url_to_fs(
-            root, use_listings_cache=False, skip_instance_cache=True
-        )
+        # Reads go to the store uncached: a warm container sees a release uploaded after it
+        # started. botocore alone for S3 (no s3fs, fsspec), so the API fits a Lambda zip.
+        self.fs, self.root = object_store(root)
         self.uri = root
         self.ttl = ttl_seconds
         self.n_jobs = n_jobs
@@ -114,6 +115,7 @@ class ArtefactStore:
             feature_list=release.feature_list,
             categorical_mapping=release.categorical_mapping,
             observation_limits=release.observation_limits,
+            serving_parameters=release.serving_parameters,
             version=release.version,
         )
 
@@ -182,11 +184,20 @@ class ArtefactStore:
                 artefacts.files[relative] = cached
             return cached[1]
 
-    def feature_state(self) -> pd.DataFrame:
+    def feature_state(self) -> dict[str, np.ndarray]:
         """The feature state the scheduled run last wrote (re-read when its ETag/mtime changes)."""
-        import pandas as pd  # the pools route only: the legacy route runs without pandas
+        return self._fresh(STATE_PATH, self._read_state)
 
-        return self._fresh(STATE_PATH, pd.read_parquet)
+    def _read_state(self, handle: Any) -> dict[str, np.ndarray]:
+        """A stored state's arrays; never unpickled."""
+        try:
+            with np.load(io.BytesIO(handle.read()), allow_pickle=False) as npz:
+                return {name: npz[name] for name in npz.files}
+        except (OSError, ValueError, zipfile.BadZipFile) as error:
+            raise ArtefactError(
+                f"{self.uri}/{STATE_PATH} is not a feature state ({str(error)[:200]}): rerun the"
+                f" hourly `inference` or copy training's data/{STATE_PATH}"
+            ) from None
 
     def market_context(self) -> dict[str, Any]:
         """The market context the hourly run (or training) last wrote, re-read when it changes."""

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 DEFAULT_MAX_ROWS = 50_000
 DEFAULT_TTL_SECONDS = 60.0
@@ -63,12 +61,3 @@ def load_config() -> ServingConfig:
         # Scoring threads per request (Lambda has one or two vCPUs; 0 = all cores).
         model_threads=int(os.environ.get("YIELD_RUNWAY_MODEL_THREADS", DEFAULT_MODEL_THREADS)),
     )
-
-
-@lru_cache(maxsize=4)
-def load_parameters(conf_source: str, env: str) -> dict[str, Any]:
-    """The project's parameters from the packaged conf (base + env), once per container."""
-    from kedro.config import OmegaConfigLoader
-
-    loader = OmegaConfigLoader(conf_source=conf_source, base_env="base", default_run_env=env)
-    return dict(loader["parameters"])

@@ -17,6 +17,7 @@ from .config import conf_source  # noqa: E402
 if os.path.exists(os.path.join(conf_source(), "logging.yml")):
     os.environ.setdefault("KEDRO_LOGGING_CONFIG", os.path.join(conf_source(), "logging.yml"))
 
+import importlib.util  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 from typing import Any  # noqa: E402
@@ -27,7 +28,8 @@ from yield_runway.contracts import ORIGINAL_FEATURES  # noqa: E402
 
 from . import apigateway as http  # noqa: E402
 from .artefacts import ArtefactError, ArtefactStore  # noqa: E402
-from .config import load_config, load_parameters  # noqa: E402, I001
+from .config import load_config  # noqa: E402, I001
+from .pools import predict_pools  # noqa: E402
 from .scheduled import is_scheduled_event, run_scheduled  # noqa: E402
 from .validation import (  # noqa: E402
     RequestError,
@@ -70,13 +72,9 @@ def legacy_predictions(event: dict[str, Any]) -> dict[str, Any]:
 
 def pool_predictions(event: dict[str, Any]) -> dict[str, Any]:
     """Snapshot pool objects -> `{"data": [{"pool", "predictions"}, ...], "warnings"}`."""
-    # pandas and the feature code load with this route only: the legacy route needs neither.
-    from .pools import predict_pools
-
     config = load_config()
     objects = pool_objects(json_body(event), config.max_rows)
-    params = load_parameters(config.conf_source, config.kedro_env)
-    return http.response(200, predict_pools(objects, artefact_store(), params))
+    return http.response(200, predict_pools(objects, artefact_store()))
 
 
 ROUTES = {LEGACY_ROUTE: legacy_predictions, POOLS_ROUTE: pool_predictions}
@@ -128,6 +126,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point."""
     request_id = http.request_id(event, context)
     if is_scheduled_event(event):
+        if importlib.util.find_spec("kedro") is None:
+            # The API's zip carries no Kedro: a schedule pointed at it fails saying where to go.
+            raise RuntimeError(
+                "This package serves the HTTP API only (no Kedro): the scheduled run is the "
+                "container image's function (`hourly` in deploy/serverless.yml); point the "
+                "EventBridge schedule at it"
+            )
         # An inference failure propagates: Lambda marks the invocation failed and EventBridge
         # retries it; a monitoring failure is only reported in the summary.
         return run_scheduled(event, load_config())

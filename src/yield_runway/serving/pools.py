@@ -1,75 +1,99 @@
-"""Predictions for raw snapshot pool objects, through the inference pipeline's own nodes."""
+"""`POST /predictions/pools`: snapshot pool objects scored from the stored state, NumPy only.
+
+The same steps as an hourly run (parse, advance the state, today's features, score the served
+population, the contract's fields), in memory: the scheduled run alone advances the stored
+state. The parameters are those the release was trained with.
+"""
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
-import pandas as pd
+import numpy as np
 
-from yield_runway.features import state
-from yield_runway.features.hourly import compute_serving_features
-from yield_runway.features.snapshot import parse_snapshot
-from yield_runway.predictions import contract_records, score_pools
+from yield_runway.contracts import contract_fields, contract_objects
+from yield_runway.features import state_arrays
+from yield_runway.features.snapshot_objects import parse_objects
+from yield_runway.features.state_layout import trailing_days
 
-from .artefacts import ArtefactStore
+from .artefacts import STATE_PATH, ArtefactError, ArtefactStore
 
 logger = logging.getLogger(__name__)
 
 
+def utc_timestamp(moment: datetime | None = None) -> np.datetime64:
+    """A moment (now by default) as naive UTC microseconds; a naive one is taken as UTC."""
+    moment = moment or datetime.now(UTC)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return np.datetime64(moment, "us")
+
+
 def state_warnings(
-    feature_state: pd.DataFrame, run_timestamp: pd.Timestamp, max_age_days: int
+    state: dict[str, np.ndarray], run_timestamp: np.datetime64, max_age_days: int
 ) -> list[str]:
     """A warning when the stored state lags the request by more than `max_age_days` days."""
-    newest = pd.concat([feature_state["last_date"], feature_state["pending_date"]]).max()
-    if pd.isna(newest):
+    dates = np.concatenate([state["last_date"], state["pending_date"]]).astype("datetime64[us]")
+    dates = dates[~np.isnat(dates)]
+    if not len(dates):
         return []
-    age = (state.day_of(run_timestamp) - newest).days
+    newest = dates.max()
+    age = int((state_arrays.day_of(run_timestamp) - newest) / state_arrays.DAY)
     if age <= max_age_days:
         return []
     return [
-        f"feature state last advanced on {newest.date()}, {age} days before this request: "
+        f"feature state last advanced on {str(newest)[:10]}, {age} days before this request: "
         "the days between count as unobserved, so rolling features and sample counts are "
         "thinner than an up-to-date hourly run's (is the scheduled run failing?)"
     ]
 
 
 def predict_pools(
-    objects: list[dict[str, Any]],
-    store: ArtefactStore,
-    params: dict[str, Any],
-    now: pd.Timestamp | None = None,
+    objects: list[dict[str, Any]], store: ArtefactStore, now: datetime | None = None
 ) -> dict[str, Any]:
     """`{data: [{pool, predictions}] in input order, warnings}`; the stored state is unchanged."""
     artefacts = store.get()
-    run_timestamp = now or pd.Timestamp.now(tz="UTC")
+    params = artefacts.serving_parameters
     fe = params["feature_engineering"]
+    run_timestamp = utc_timestamp(now)
     limit = artefacts.observation_limits["apy_limit"]
-    rows, _ = parse_snapshot(objects, params["data_engineering"], limit)
-    stored = store.feature_state()
-    warnings = state_warnings(stored, run_timestamp, params["inference"]["max_state_age_days"])
+    rows, _ = parse_objects(objects, params["snapshot_metadata_columns"], limit)
+    try:
+        stored = state_arrays.read_columns(store.feature_state(), trailing_days(fe))
+    except state_arrays.StateFormatError as error:
+        raise ArtefactError(f"{store.uri}/{STATE_PATH}: {error}; rerun the hourly run") from None
+    warnings = state_warnings(stored, run_timestamp, params["max_state_age_days"])
     for warning in warnings:
         logger.warning("POST /predictions/pools: %s", warning)
-    # The same steps as an hourly run, in memory: the scheduled run alone advances the state.
-    current = state.update_state(stored, rows, run_timestamp, state.trailing_days(fe))
-    features = compute_serving_features(
+    current = state_arrays.update_state(stored, rows, run_timestamp, trailing_days(fe))
+    features = state_arrays.serving_features(
         current,
         rows,
         run_timestamp,
         artefacts.categorical_mapping,
         fe,
         params["target"],
-        market_context=store.market_context(),
+        store.market_context(),
     )
-    scored = score_pools(
-        features,
-        artefacts.champion_model,
-        artefacts.feature_list,
-        params["served_population"],
-        params["inference"],
-    )
+    # The contract: the snapshot's apy > 0 and enough daily samples, today's included when it is
+    # an observation; a pool whose state is ahead of the request is not scored.
+    with np.errstate(invalid="ignore"):
+        served = (
+            (features["snapshot_apy"] > 0)
+            & (features["n_samples"] >= params["served_population"]["min_samples"])
+            & ~features["stale_state"]
+        )
+    model = artefacts.champion_model
+    p_stable_up = np.full(len(served), np.nan)
+    if served.any():
+        matrix = np.column_stack([features[f][served] for f in model.features]).astype(float)
+        p_stable_up[served] = model.predict_proba(matrix)[:, 1]
+    logger.info("Scored %d of %d pools", int(served.sum()), len(served))
+    records = contract_objects(contract_fields(p_stable_up))
     data = [
         {"pool": pool, "predictions": record}
-        for pool, record in zip(scored["pool"], contract_records(scored), strict=True)
+        for pool, record in zip(features["pool"], records, strict=True)
     ]
     return {"data": data, "warnings": warnings}

@@ -28,6 +28,8 @@ TABLES = {
     "categorical_mapping": "categorical_mapping.json",
     "observation_limits": "observation_limits.json",
     "market_universe": "market_universe.json",
+    # The parameters the models were trained with, which the API computes features by.
+    "serving_parameters": "serving_parameters.json",
 }
 # What training ran on, for the next training's gate (not read by scoring).
 HISTORY = "history.json"
@@ -50,6 +52,7 @@ class Release:
     categorical_mapping: dict[str, Any]
     observation_limits: dict[str, float]
     market_universe: list[str]
+    serving_parameters: dict[str, Any]
 
 
 def sha256(payload: bytes) -> str:

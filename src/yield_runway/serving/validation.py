@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from yield_runway.features.snapshot_objects import object_problems
 from yield_runway.json_values import MAX_MAGNITUDE, text_problem
 
 from .apigateway import shorten
@@ -145,12 +146,9 @@ def legacy_warnings(
 def pool_objects(body: Any, max_rows: int) -> list[dict[str, Any]]:
     """Raw snapshot pool objects, each usable (a `pool` id, numbers where numbers belong)."""
     rows = check_rows(body, max_rows)
-    # Snapshot objects are checked as the hourly run checks them (pandas: this route only).
-    from yield_runway.features.snapshot import object_problems
-
+    # Snapshot objects are checked as the hourly run checks them.
     problems = object_problems(rows)
-    bad = problems.notna().to_numpy()
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise RequestError(f"row {i}: {PROBLEM_MESSAGES[problems.iloc[i]]}")
+    bad = next((i for i, problem in enumerate(problems) if problem is not None), None)
+    if bad is not None:
+        raise RequestError(f"row {bad}: {PROBLEM_MESSAGES[problems[bad]]}")
     return rows

@@ -117,9 +117,9 @@ def test_an_older_run_is_refused_and_changes_nothing(project):
 
 def test_a_request_of_three_pools_is_scored_against_the_hourly_runs_market(project):
     """POST /predictions/pools: the stored market of the latest run, not the request's pools."""
+    from tests.conftest import load_parameters
     from yield_runway.features import market
     from yield_runway.serving.artefacts import ArtefactStore
-    from yield_runway.serving.config import load_parameters
     from yield_runway.serving.pools import predict_pools
 
     root, snapshot, last_day = project
@@ -139,9 +139,9 @@ def test_a_request_of_three_pools_is_scored_against_the_hourly_runs_market(proje
     assert "brand-new" not in {row["pool"] for row in stored["apy"]}
     three = served.iloc[[0, len(served) // 2, -1]]
     objects = [o for o in snapshot if isinstance(o, dict) and o.get("pool") in set(three["pool"])]
-    params = load_parameters(str(root / "conf"), "base")
+    params = load_parameters()
     store = ArtefactStore(str(root / "data"), ttl_seconds=0)
-    answer = predict_pools(objects, store, params, now=pd.Timestamp(at, tz="UTC"))
+    answer = predict_pools(objects, store, now=pd.Timestamp(at, tz="UTC"))
     probability = {d["pool"]: d["predictions"]["predictedProbability"] for d in answer["data"]}
     expected = three.set_index("pool")["predictedProbability"]
     assert probability == pytest.approx(expected.to_dict(), abs=1e-9)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from yield_runway.features import daily, market, state
@@ -44,6 +45,11 @@ def build_feature_state(pools_daily: pd.DataFrame, params: dict[str, Any]) -> pd
     feature_state = state.build_state(pools_daily, params)
     logger.info("Feature state: %d pools", len(feature_state))
     return feature_state
+
+
+def build_serving_state(feature_state: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The feature state as the API reads it: NumPy columns."""
+    return state.to_arrays(feature_state)
 
 
 def build_market_universe(pools_daily: pd.DataFrame) -> list[str]:

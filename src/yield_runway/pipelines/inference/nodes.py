@@ -180,8 +180,8 @@ def publish_latest(
     committed: str,
     feature_state_stored: pd.DataFrame,
     run_timestamp: pd.Timestamp,
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The run's latest copies (dataEnriched_latest, the market context), after its state.
+) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, np.ndarray]]:
+    """The run's latest copies (dataEnriched_latest, the market, the API's state), after its state.
 
     Published only while the stored state is still no later than this run's commit: a later
     run that committed meanwhile owns the latest copies (this run then ends as stale). A run
@@ -196,7 +196,7 @@ def publish_latest(
         logger.warning("Run %s observed no pool of the market: the stored market stays", committed)
         market_context_run = market_context
     logger.info("Run %s committed: publishing the latest snapshot and market", committed)
-    return enriched, market_context_run
+    return enriched, market_context_run, state.to_arrays(feature_state_stored)
 
 
 def summarise_run(

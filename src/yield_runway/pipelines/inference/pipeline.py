@@ -139,7 +139,11 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "feature_state_updated",
                     "inference_run_timestamp",
                 ],
-                outputs=["dataEnriched_latest", "market_context_latest"],
+                outputs=[
+                    "dataEnriched_latest",
+                    "market_context_latest",
+                    "serving_feature_state_latest",
+                ],
                 name="publish_latest",
             ),
             Node(

@@ -16,6 +16,23 @@ from yield_runway.serving.scorer import OnnxScorer
 logger = logging.getLogger(__name__)
 
 
+def collect_serving_parameters(
+    feature_engineering: dict[str, Any],
+    target: dict[str, Any],
+    served_population: dict[str, Any],
+    snapshot_metadata_columns: list[str],
+    max_state_age_days: int,
+) -> dict[str, Any]:
+    """The parameters the API computes features and picks the served pools by, for the release."""
+    return {
+        "feature_engineering": feature_engineering,
+        "target": target,
+        "served_population": served_population,
+        "snapshot_metadata_columns": list(snapshot_metadata_columns),
+        "max_state_age_days": max_state_age_days,
+    }
+
+
 def build_model_release(
     champion_model: CalibratedModel,
     legacy_model: CalibratedModel,
@@ -28,6 +45,7 @@ def build_model_release(
     model_input_table: pd.DataFrame,
     evaluation_splits: dict[str, Any],
     history_summary: dict[str, Any],
+    serving_parameters: dict[str, Any],
     params: dict[str, Any],
 ) -> dict[str, Any]:
     """The release's files and model specs; fails naming a model whose ONNX scores differ."""
@@ -62,6 +80,7 @@ def build_model_release(
         "categorical_mapping": categorical_mapping,
         "observation_limits": observation_limits,
         "market_universe": market_universe,
+        "serving_parameters": serving_parameters,
     }
     files.update({TABLES[key]: json_bytes(value) for key, value in tables.items()})
     # Each pool's last day, for the next training's gate; the manifest keeps the totals only

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .export import build_model_release
+from .export import build_model_release, collect_serving_parameters
 from .model_report import write_model_report
 from .nodes import (
     build_feature_reference,
@@ -144,6 +144,18 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="refit_legacy_model",
             ),
             Node(
+                collect_serving_parameters,
+                inputs=[
+                    "params:feature_engineering",
+                    "params:target",
+                    "params:served_population",
+                    "params:data_engineering.snapshot_metadata_columns",
+                    "params:inference.max_state_age_days",
+                ],
+                outputs="serving_parameters",
+                name="collect_serving_parameters",
+            ),
+            Node(
                 build_model_release,
                 inputs=[
                     "champion_model",
@@ -157,6 +169,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "model_input_table",
                     "evaluation_splits",
                     "history_summary",
+                    "serving_parameters",
                     "params:release",
                 ],
                 outputs="model_release",
