@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import logging
 import os
 import re
 import resource
@@ -71,6 +72,60 @@ hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM"))
 peak = int(hwm.split()[1]) / 1024
 print(json.dumps({"cold": first, "warm": warm, "peak_mb": peak}))
 """
+
+
+# The Lambda zip's cold start: a fresh Python 3.12 with only the unpacked zip (and the stdlib)
+# on the path, importing the handler and answering one request.
+ZIP_COLD_START = """
+import json, sys, time
+started = time.perf_counter()
+sys.path.insert(0, sys.argv[1])
+from yield_runway.serving.lambda_handler import handler
+imported = time.perf_counter()
+result = handler(json.load(open(sys.argv[2])), None)
+assert result["statusCode"] == 200, result
+print(f"{imported - started:.3f} {time.perf_counter() - started:.3f}")
+"""
+
+
+def lambda_python() -> str | None:
+    """A Python 3.12 as Lambda's runtime runs (LAMBDA_PYTHON, python3.12, pyenv's), if any."""
+    candidates = [os.environ.get("LAMBDA_PYTHON"), "python3.12"]
+    candidates += sorted(str(p) for p in Path("/root/.pyenv/versions").glob("3.12*/bin/python3.12"))
+    for candidate in filter(None, candidates):
+        check = [candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 12)"]
+        if subprocess.run(check, capture_output=True).returncode == 0:
+            return candidate
+    return None
+
+
+def zip_cold_start(package: Path) -> None:
+    """Print the zip's sizes and cold start per route, a fresh process each, median of 3."""
+    import tempfile
+    import zipfile
+
+    python = lambda_python()
+    if not package.exists() or python is None:
+        print(f"\nLambda zip: skipped ({package} or a Python 3.12 is missing; deploy/build_zip.sh)")
+        return
+    with zipfile.ZipFile(package) as archive, tempfile.TemporaryDirectory() as folder:
+        unzipped = sum(info.file_size for info in archive.infolist())
+        archive.extractall(folder)
+        print(
+            f"\nLambda zip {package.name}: {package.stat().st_size / 1e6:.1f} MB zipped, "
+            f"{unzipped / 1e6:.1f} MB unzipped; cold start under {python} -I -S, only the "
+            "unpacked zip on the path (median of 3 fresh processes):"
+        )
+        for event in ("api_request.json", "pools_request.json"):
+            runs, request = [], str(ROOT / "deploy/events" / event)
+            for _ in range(3):
+                out = subprocess.run(
+                    [python, "-I", "-S", "-c", ZIP_COLD_START, folder, request],
+                    capture_output=True, text=True, check=True, env=os.environ, cwd=folder,
+                )  # fmt: skip
+                runs.append([float(x) for x in out.stdout.split()[-2:]])
+            imported, answered = (statistics.median(r[i] for r in runs) for i in (0, 1))
+            print(f"  {event}: import {imported:.3f} s, first answer at {answered:.3f} s")
 
 
 def compare_paths(data: Path, repeat: int) -> None:
@@ -225,6 +280,9 @@ def main() -> None:
 
     from yield_runway.serving.lambda_handler import handler
 
+    # The sample's state ends long before today: every pools request would log that warning.
+    logging.getLogger("yield_runway.serving.pools").setLevel(logging.ERROR)
+
     print(f"Serving benchmark (artefacts: {args.data}; median of {args.repeat} warm runs)")
     print(
         f"cold start: import {imports:.3f} s + artefact load {loads:.3f} s = "
@@ -254,6 +312,7 @@ def main() -> None:
     )
     print("targets: 20,000 rows < 1000 ms warm; peak memory < 1024 MB")
     compare_paths(Path(args.data), args.repeat)
+    zip_cold_start(ROOT / "dist/api-lambda.zip")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ STAGE="$(mktemp -d)"
 trap 'rm -rf "$STAGE"' EXIT
 
 # --no-deps: api-requirements.txt is the whole closure; --no-compile: pip's Python is not
-# Lambda's 3.12, so its bytecode would only add weight.
+# Lambda's 3.12 (a 3.12 compiles the bytecode below).
 if ! "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-deps --no-compile \
         --target "$STAGE" "${PLATFORM[@]}" "$WHEEL" -r deploy/api-requirements.txt; then
     echo "Cannot install the python3.12 manylinux wheels (is PyPI reachable?)" >&2
@@ -50,6 +50,24 @@ find . -name '*.pyi' -delete
 find botocore/data -mindepth 1 -maxdepth 1 -type d ! -name s3 -exec rm -rf {} +
 # Console scripts, with this machine's interpreter in their #! line: Lambda runs none.
 rm -rf bin
+
+# Lambda's /var/task is read-only: without bytecode every cold start compiles the sources
+# (1.35 s against 0.54 s here). Compiled by a Python 3.12, as Lambda runs; unchecked-hash
+# because unzipping changes the sources' modification times, which a timestamp check compares.
+if [ -z "${LAMBDA_PYTHON:-}" ]; then
+    for candidate in python3.12 /root/.pyenv/versions/3.12*/bin/python3.12; do
+        if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null; then
+            LAMBDA_PYTHON="$candidate"
+            break
+        fi
+    done
+fi
+if [ -n "${LAMBDA_PYTHON:-}" ]; then
+    "$LAMBDA_PYTHON" -m compileall -q -j 0 --invalidation-mode unchecked-hash . >/dev/null
+else
+    echo "No Python 3.12 here (set LAMBDA_PYTHON): the zip has no bytecode, so each cold" \
+        "start compiles its sources" >&2
+fi
 
 # Lambda reads the code as another user than the one who built it: everything world-readable.
 chmod -R a+rX .

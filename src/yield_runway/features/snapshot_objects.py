@@ -48,11 +48,11 @@ def check_flag_columns(columns: Sequence[str]) -> None:
         raise ValueError(f"No flag encoding for snapshot metadata column(s): {', '.join(unknown)}")
 
 
-def _object_problem(item: Any) -> str | None:
+def _object_problem(item: Any, check_text: bool) -> str | None:
     """Why one object cannot be used (first reason only), before duplicates."""
     if not isinstance(item, dict):
         return "not_an_object"
-    problem = text_problem(item)
+    problem = text_problem(item) if check_text else None
     if problem is not None:
         return problem
     pool = item.get("pool")
@@ -66,7 +66,9 @@ def _object_problem(item: Any) -> str | None:
 
 def object_problems(objects: Sequence[Any]) -> list[str | None]:
     """Why each snapshot object cannot be used, first reason only; None where it can be used."""
-    problems = [_object_problem(item) for item in objects]
+    # One text check of them all (every text valid, the usual case), each object's only if not.
+    check_text = text_problem(list(objects)) is not None
+    problems = [_object_problem(item, check_text) for item in objects]
     # A pool listed twice: the later object wins, like the daily `last`.
     seen: set[str] = set()
     for i in range(len(objects) - 1, -1, -1):
@@ -78,18 +80,22 @@ def object_problems(objects: Sequence[Any]) -> list[str | None]:
 
 
 def parse_objects(
-    objects: Sequence[Any], flag_columns: Sequence[str], apy_limit: float
+    objects: Sequence[Any],
+    flag_columns: Sequence[str],
+    apy_limit: float,
+    problems: list[str | None] | None = None,
 ) -> tuple[dict[str, np.ndarray], list[str | None]]:
     """Columns of the usable objects (`position` in the input) and each object's problem.
 
     `observation` marks rows that training's cleaning would keep (APY and TVL present,
     non-negative, APY not above `apy_limit`, the largest APY training kept): only those advance
-    a pool's feature state. Text columns are object arrays of str or None.
+    a pool's feature state. Text columns are object arrays of str or None. `problems`, when
+    given, are those `object_problems` found already.
     """
     if not isinstance(objects, list):
         raise ValueError(f"pools_snapshot must be a JSON array, got {type(objects).__name__}")
     check_flag_columns(flag_columns)
-    problems = object_problems(objects)
+    problems = object_problems(objects) if problems is None else problems
     position = np.array([i for i, p in enumerate(problems) if p is None], dtype=np.int64)
     valid = [objects[i] for i in position]
     columns: dict[str, np.ndarray] = {}

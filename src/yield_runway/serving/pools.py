@@ -59,7 +59,9 @@ def predict_pools(
     fe = params["feature_engineering"]
     run_timestamp = utc_timestamp(now)
     limit = artefacts.observation_limits["apy_limit"]
-    rows, _ = parse_objects(objects, params["snapshot_metadata_columns"], limit)
+    # The route checked every object already (validation.pool_objects): all usable.
+    usable = [None] * len(objects)
+    rows, _ = parse_objects(objects, params["snapshot_metadata_columns"], limit, usable)
     try:
         stored = state_arrays.read_columns(store.feature_state(), trailing_days(fe))
     except state_arrays.StateFormatError as error:
