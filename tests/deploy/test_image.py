@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import boto3
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -63,6 +64,8 @@ def test_the_image_serves_the_schedule_and_the_api(s3_server, trained_small_proj
     s3 = boto3.client("s3", endpoint_url=s3_server)
     s3.create_bucket(Bucket=BUCKET)
     upload_tree(s3, BUCKET, PREFIX, trained_small_project / "data")
+    npz_key = f"{PREFIX}/04_feature/feature_state.npz"
+    uploaded = s3.head_object(Bucket=BUCKET, Key=npz_key)["ETag"]
     last_day = pd.read_parquet(trained_small_project / "data/03_primary/pools_daily.parquet")
     at = (last_day["date"].max() + pd.Timedelta(days=1, hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     events = [
@@ -97,6 +100,13 @@ def test_the_image_serves_the_schedule_and_the_api(s3_server, trained_small_proj
     key = f"{PREFIX}/07_model_output/hourly_predictions/{pd.Timestamp(at):%Y-%m-%dT%H}.parquet"
     table = pd.read_parquet(io.BytesIO(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()))
     assert int(table["served"].sum()) == summary["pools_scored"]
+    # The run republished the API's copy of its committed state: today's pools are pending.
+    stored = s3.get_object(Bucket=BUCKET, Key=npz_key)
+    assert stored["ETag"] != uploaded
+    with np.load(io.BytesIO(stored["Body"].read()), allow_pickle=False) as npz:
+        pending = dict(zip(npz["pool"], npz["pending_date"], strict=True))
+    today = np.datetime64(pd.Timestamp(at).tz_convert(None).floor("D"), "us")
+    assert {pending[p] for p in table.loc[table["served"], "pool"]} == {today}
     # The API answers in the image as it does here, from the same S3 release.
     monkeypatch.setenv("YIELD_RUNWAY_BUCKET", BUCKET)
     monkeypatch.setenv("YIELD_RUNWAY_PREFIX", PREFIX)
