@@ -24,12 +24,15 @@ def is_number(value: Any) -> bool:
 
 def text_problem(item: Any) -> str | None:
     """Why a JSON value cannot be stored again: text that is not valid Unicode (JSON lets
-    `\\ud800` through, which no store, Arrow or pandas string takes), or nesting too deep to
+    `\\ud800` through, which no store, Arrow or pandas string takes) or holds a NUL character
+    (`\\u0000`, which NumPy's text arrays and many stores cut off), or nesting too deep to
     encode; None when it can."""
     try:
-        json.dumps(item, ensure_ascii=False).encode("utf-8")
+        text = json.dumps(item, ensure_ascii=False)
+        text.encode("utf-8")
     except UnicodeEncodeError:
         return "invalid_text"
     except RecursionError:
         return "too_deep"
-    return None
+    # JSON writes a NUL as this escape; an escaped backslash before it is refused too (rare).
+    return "invalid_text" if "\\u0000" in text else None

@@ -231,3 +231,16 @@ def test_realised_target_is_the_label_of_the_day_a_horizon_back():
     # Known on its day: changing the days after d moves nothing on or before d.
     changed = grid.assign(apy=grid["apy"].where(grid.index <= 3, 100.0))
     np.testing.assert_array_equal(daily.realised_target(changed, target)[:4], realised[:4])
+
+
+def test_rolling_std_is_exact_after_a_spike_leaves_the_window():
+    """pandas' sliding variance keeps a spike's rounding: a 10,000% day, then a flat week."""
+    apy = np.array([3.0, 1e4, 5.0, *np.linspace(3.0, 3.0006, 9)])
+    frame = pd.DataFrame({"pool": "p", "apy": apy, "tvlUsd": 1.0})
+    std = daily.window_features(frame, [7], [1], {"mean": 1, "median": 1, "std": 2})["apy_std_7d"]
+    last_week = apy[-7:]
+    assert std.iloc[-1] == pytest.approx(np.std(last_week, ddof=1), rel=1e-12)
+    sliding = frame["apy"].rolling(7, min_periods=2).std().iloc[-1]
+    assert abs(sliding / np.std(last_week, ddof=1) - 1) > 1e-3  # the check can fail
+    # Early rows: as many days as there are, NaN below two.
+    assert np.isnan(std.iloc[0]) and std.iloc[1] == pytest.approx(np.std(apy[:2], ddof=1))

@@ -26,3 +26,11 @@ def test_apy_above_what_training_kept_is_no_observation(parameters):
     ]
     rows, _ = parse_snapshot(objects, de, apy_limit=1000.0)
     assert rows.set_index("pool")["observation"].to_dict() == {"kept": True, "outlier": False}
+
+
+def test_a_nul_in_a_text_makes_the_object_unusable():
+    """NumPy's text arrays (the API's state) cut a trailing NUL: "p\\x00" would become "p"."""
+    from yield_runway.features.snapshot_objects import object_problems
+
+    objects = [{"pool": "p\x00", "apy": 1.0}, {"pool": "p", "chain": "a\x00b"}, {"pool": "q"}]
+    assert object_problems(objects) == ["invalid_text", "invalid_text", None]

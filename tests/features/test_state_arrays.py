@@ -169,7 +169,18 @@ def test_a_state_missing_a_column_or_of_wrong_types_is_refused_by_name(history):
     arrays = state.to_arrays(frame)
     with pytest.raises(state_arrays.StateFormatError, match="lacks column.*apy_t3"):
         state_arrays.read_columns({k: v for k, v in arrays.items() if k != "apy_t3"}, days)
-    with pytest.raises(state_arrays.StateFormatError, match="column last_date"):
-        state_arrays.read_columns({**arrays, "last_date": arrays["mean"]}, days)
+    bad = {
+        "last_date": arrays["mean"],  # floats for dates
+        "count": arrays["mean"],  # floats (NaN) for counts
+        "mean": arrays["mean"][:, None],  # a matrix
+        "apy_t0": np.float64(1.0),  # a scalar
+        "pool": np.arange(len(frame)),  # numbers for ids
+    }
+    for column, values in bad.items():
+        with pytest.raises(state_arrays.StateFormatError, match=f"column {column} is"):
+            state_arrays.read_columns({**arrays, column: values}, days)
     with pytest.raises(state_arrays.StateFormatError, match="differ in length"):
         state_arrays.read_columns({**arrays, "mean": arrays["mean"][:-1]}, days)
+    twice = np.array([arrays["pool"][0]] * len(frame))
+    with pytest.raises(state_arrays.StateFormatError, match="not distinct"):
+        state_arrays.read_columns({**arrays, "pool": twice}, days)

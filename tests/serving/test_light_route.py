@@ -22,35 +22,32 @@ ROW = {"apy": 4.8, "tvlUsd": 3.9e5, "apyMeanExpanding": 7.3, "apyStdExpanding": 
        "chain_factorized": 2, "project_factorized": 1}  # fmt: skip
 
 
-def test_the_legacy_route_imports_no_heavy_library(trained_small_project, tmp_path):
+def _answer_fresh(project, tmp_path, folders: tuple[str, ...], event: dict) -> dict:
+    """The handler's answer in a fresh process on a copy of `folders`, and what it imported."""
     data = tmp_path / "data"
-    shutil.copytree(trained_small_project / "data" / "06_models", data / "06_models")
+    for folder in folders:
+        shutil.copytree(project / "data" / folder, data / folder)
     env = {**os.environ, "YIELD_RUNWAY_DATA_URI": str(data), "KEDRO_DISABLE_TELEMETRY": "1"}
     env.pop("KEDRO_LOGGING_CONFIG", None)
-    event = json.dumps(api_event("/predictions", [ROW]))
     out = subprocess.run(
-        [sys.executable, "-c", SCRIPT, event, *HEAVY],
+        [sys.executable, "-c", SCRIPT, json.dumps(event), *HEAVY],
         capture_output=True, text=True, check=True, env=env, cwd=tmp_path,
     )  # fmt: skip
-    answer = json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_the_legacy_route_imports_no_heavy_library(trained_small_project, tmp_path):
+    event = api_event("/predictions", [ROW])
+    answer = _answer_fresh(trained_small_project, tmp_path, ("06_models",), event)
     assert answer["result"]["statusCode"] == 200, answer
     assert len(json.loads(answer["result"]["body"])["predictions"]) == 1
     assert answer["loaded"] == []
 
 
 def test_the_pools_route_imports_no_heavy_library(trained_small_project, tmp_path):
-    data = tmp_path / "data"
-    for folder in ("06_models", "04_feature"):
-        shutil.copytree(trained_small_project / "data" / folder, data / folder)
     snapshot = json.loads((trained_small_project / "data/01_raw/pools_snapshot.json").read_text())
-    env = {**os.environ, "YIELD_RUNWAY_DATA_URI": str(data), "KEDRO_DISABLE_TELEMETRY": "1"}
-    env.pop("KEDRO_LOGGING_CONFIG", None)
-    event = json.dumps(api_event("/predictions/pools", snapshot[:5]))
-    out = subprocess.run(
-        [sys.executable, "-c", SCRIPT, event, *HEAVY],
-        capture_output=True, text=True, check=True, env=env, cwd=tmp_path,
-    )  # fmt: skip
-    answer = json.loads(out.stdout.strip().splitlines()[-1])
+    event = api_event("/predictions/pools", snapshot[:5])
+    answer = _answer_fresh(trained_small_project, tmp_path, ("06_models", "04_feature"), event)
     assert answer["result"]["statusCode"] == 200, answer
     data = json.loads(answer["result"]["body"])["data"]
     assert [d["pool"] for d in data] == [o["pool"] for o in snapshot[:5]]

@@ -331,3 +331,28 @@ def test_a_state_holding_a_pickle_is_refused_unread(data, tmp_path):
     with pytest.raises(ArtefactError, match="feature_state.npz is not a feature state"):
         store.feature_state()
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("failing", ["exists", "info", "open"])
+def test_a_denied_or_throttled_state_read_is_a_503_naming_the_file(data, failing):
+    store = ArtefactStore(str(data), ttl_seconds=0)
+    store.get()
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("AccessDenied: not for you")
+
+    setattr(store.fs, failing, refuse)
+    with pytest.raises(ArtefactError, match="Cannot read .*feature_state.npz: AccessDenied"):
+        store.feature_state()
+
+
+def test_a_release_without_serving_parameters_still_serves_the_legacy_route(data, root):
+    """A release trained before this version: the pools route refuses it, nothing else does."""
+    from yield_runway.serving.pools import predict_pools
+
+    republish(root, NEWER, lambda files, models: files.pop("serving_parameters.json"))
+    store = ArtefactStore(str(data), ttl_seconds=0)
+    legacy = store.get().legacy_model
+    assert legacy.predict_proba(_rows(legacy).to_numpy()).shape == (2, 2)
+    with pytest.raises(ArtefactError, match="no serving_parameters.json.*retrain"):
+        predict_pools([{"pool": "p", "apy": 1.0, "tvlUsd": 1.0}], store)

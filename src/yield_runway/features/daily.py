@@ -14,8 +14,11 @@ from pandas.api.typing import Rolling
 
 from yield_runway import labels
 from yield_runway.contracts import ORIGINAL_FEATURES
-from yield_runway.features import market
+from yield_runway.features import market, state_arrays
 from yield_runway.features.state_layout import FLAG_FEATURES, REALISED_TARGET, UNKNOWN_CODE
+
+# Rows per block of the exact rolling std (a block holds rows x window floats, a few times).
+STD_CHUNK_ROWS = 2**17
 
 
 def feature_names(params: Mapping[str, Any]) -> list[str]:
@@ -133,6 +136,20 @@ class PoolGroups:
         indexer = _GroupWindows(self.start, window)
         return pd.Series(self.arrange(values)).rolling(indexer, min_periods=min_periods)
 
+    def rolling_std(self, values: pd.Series, window: int, min_periods: int) -> np.ndarray:
+        """Sample std over each row's window within its pool, from the window's own values
+        (exact where pandas' sliding variance is not; see `state_arrays.window_std`)."""
+        ordered = self.arrange(values.to_numpy(dtype=float))
+        out = np.empty(len(ordered))
+        lags = np.arange(window - 1, -1, -1)  # oldest first, as the serving grid holds them
+        for begin in range(0, len(ordered), STD_CHUNK_ROWS):
+            rows = np.arange(begin, min(begin + STD_CHUNK_ROWS, len(ordered)))
+            index = rows[:, None] - lags[None, :]
+            inside = index >= self.start[rows][:, None]
+            windows = np.where(inside, ordered[np.maximum(index, 0)], np.nan)
+            out[rows] = state_arrays.window_std(windows, min_periods)
+        return self.restore(out)
+
     def shift(self, values: pd.Series, periods: int) -> np.ndarray:
         """Each row's value `periods` rows earlier in its pool (NaN before the pool's first row)."""
         ordered = self.arrange(values.to_numpy(dtype=float))
@@ -203,6 +220,9 @@ def window_features(
     groups = groups or PoolGroups.of(frame["pool"])
 
     def rolled(window: int, stat: str) -> pd.Series:
+        if stat == "std":
+            values = groups.rolling_std(frame["apy"], window, min_periods[stat])
+            return pd.Series(values, index=frame.index)
         values = getattr(groups.rolling(frame["apy"], window, min_periods[stat]), stat)()
         return pd.Series(groups.restore(values), index=frame.index)
 

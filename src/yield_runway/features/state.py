@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from yield_runway.features import daily, market
+from yield_runway.features import daily, market, state_arrays
 from yield_runway.features.state_layout import (
     DATE_COLUMNS,
     MISSING,
@@ -117,28 +117,6 @@ def build_state(pools_daily: pd.DataFrame, params: Mapping[str, Any]) -> pd.Data
     return _typed(state)[state_columns(days)]
 
 
-def _welford_add(
-    count: np.ndarray, mean: np.ndarray, m2: np.ndarray, value: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Add one sample per pool where the value is observed (NaN: no sample)."""
-    add = ~np.isnan(value)
-    new_count = count + add
-    safe_count = np.where(new_count > 0, new_count, 1)
-    delta = np.where(add, value - np.nan_to_num(mean), 0.0)
-    new_mean = np.where(add, np.nan_to_num(mean) + delta / safe_count, mean)
-    new_m2 = np.where(add, np.nan_to_num(m2) + delta * (value - new_mean), m2)
-    return new_count, new_mean, new_m2
-
-
-def _shift_trails(matrix: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """Re-index trailing values to a later last day: row i moves `shift[i]` days older."""
-    days = matrix.shape[1]
-    source = np.arange(days)[None, :] - shift[:, None]
-    valid = (source >= 0) & (source < days)
-    gathered = np.take_along_axis(matrix, np.clip(source, 0, days - 1), axis=1)
-    return np.where(valid, gathered, np.nan)
-
-
 def _with(state: pd.DataFrame, updates: Mapping[str, Any], days: int) -> pd.DataFrame:
     """The state with some columns replaced (whole columns: cheaper than masked assignment)."""
     columns = {c: updates[c] if c in updates else state[c].to_numpy() for c in state_columns(days)}
@@ -156,10 +134,10 @@ def commit_pending(state: pd.DataFrame, today: pd.Timestamp, days: int) -> pd.Da
     for value in TRAILED:
         columns = trail_columns(value, days)
         old = state[columns].to_numpy(dtype=float)
-        new = _shift_trails(old, shift)
+        new = state_arrays.shift_trails(old, shift)
         new[:, 0] = state[f"pending_{value}"].to_numpy(dtype=float)
         updates.update(dict(zip(columns, np.where(due[:, None], new, old).T, strict=True)))
-    count, mean, m2 = _welford_add(
+    count, mean, m2 = state_arrays.welford_add(
         state["count"].to_numpy(),
         state["mean"].to_numpy(dtype=float),
         state["M2"].to_numpy(dtype=float),
@@ -276,20 +254,9 @@ def expanding_from_state(
     state: pd.DataFrame, today: pd.Timestamp
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Count, mean and sample std of APY through today: committed Welford plus today's pending."""
-    today_apy = np.where(
-        (state["pending_date"] == today).to_numpy(),
-        state["pending_apy"].to_numpy(dtype=float),
-        np.nan,
-    )
-    count, mean, m2 = _welford_add(
-        state["count"].to_numpy(),
-        state["mean"].to_numpy(dtype=float),
-        state["M2"].to_numpy(dtype=float),
-        today_apy,
-    )
-    # Fewer than two samples has no sample std: the contract says 0.
-    std = np.where(count >= 2, np.sqrt(np.maximum(m2, 0.0) / np.maximum(count - 1, 1)), 0.0)
-    return count, mean, std
+    columns = {c: state[c].to_numpy(dtype=float) for c in ("mean", "M2", "pending_apy")}
+    columns.update(count=state["count"].to_numpy(), pending_date=state["pending_date"].to_numpy())
+    return state_arrays.expanding(columns, today.to_datetime64())
 
 
 def serving_features(

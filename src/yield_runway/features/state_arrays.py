@@ -48,28 +48,54 @@ def _days(delta: np.ndarray) -> np.ndarray:
     return delta / DAY
 
 
+# The dtype kinds a stored column may have, by role (NumPy's `dtype.kind` letters).
+_KINDS = {"text": "U", "mask": "b", "date": "M", "count": "iu", "value": "fiu"}
+
+
+def _role(column: str) -> str:
+    """What a stored state column holds."""
+    if column.endswith(MISSING):
+        return "mask"
+    if column in TEXT_COLUMNS:
+        return "text"
+    if column in DATE_COLUMNS:
+        return "date"
+    return "count" if column == "count" else "value"
+
+
 def read_columns(arrays: Mapping[str, np.ndarray], days: int) -> Columns:
-    """A stored state's columns (`state.to_arrays` wrote them) in their working types."""
-    text_masks = [f"{c}{MISSING}" for c in TEXT_COLUMNS]
-    absent = [c for c in [*state_columns(days), *text_masks] if c not in arrays]
+    """A stored state's columns (`state.to_arrays` wrote them) in their working types.
+
+    StateFormatError names the first column that is absent, not one-dimensional, of another
+    kind than the state's, or of another length, and pools that are empty or listed twice.
+    """
+    needed = [*state_columns(days), *[f"{c}{MISSING}" for c in TEXT_COLUMNS]]
+    absent = [c for c in needed if c not in arrays]
     if absent:
         raise StateFormatError(f"the feature state lacks column(s) {', '.join(absent[:5])}")
-    lengths = {len(arrays[c]) for c in [*state_columns(days), *text_masks]}
-    if len(lengths) > 1:
-        raise StateFormatError(f"the feature state's columns differ in length: {lengths}")
+    stored = {c: np.asarray(arrays[c]) for c in needed}
+    for column, values in stored.items():
+        kinds = _KINDS[_role(column)]
+        if values.ndim != 1 or values.dtype.kind not in kinds:
+            raise StateFormatError(
+                f"column {column} is {values.dtype} of shape {values.shape}: not a column of "
+                f"kind {kinds!r}"
+            )
+    if len({len(values) for values in stored.values()}) > 1:
+        raise StateFormatError("the feature state's columns differ in length")
+    pools = stored["pool"]
+    if stored[f"pool{MISSING}"].any() or len(set(pools)) != len(pools) or (pools == "").any():
+        raise StateFormatError("the feature state's pools are not distinct non-empty ids")
     columns: Columns = {}
     for column in state_columns(days):
-        values = np.asarray(arrays[column])
-        try:
-            if column in TEXT_COLUMNS:
-                mask = np.asarray(arrays[f"{column}{MISSING}"], dtype=bool)
-                columns[column] = np.where(mask, None, values.astype(str).astype(object))
-            elif column in DATE_COLUMNS:
-                columns[column] = values.astype("datetime64[us]", casting="same_kind")
-            else:
-                columns[column] = values.astype(np.int64 if column == "count" else float)
-        except (TypeError, ValueError) as error:
-            raise StateFormatError(f"column {column} ({values.dtype}): {error}") from None
+        values, role = stored[column], _role(column)
+        if role == "text":
+            mask = stored[f"{column}{MISSING}"]
+            columns[column] = np.where(mask, None, values.astype(object))
+        elif role == "date":
+            columns[column] = values.astype("datetime64[us]")
+        else:
+            columns[column] = values.astype(np.int64 if role == "count" else float)
     return columns
 
 
@@ -242,19 +268,32 @@ def _grid(state: Columns, today: np.datetime64, days: int) -> dict[str, np.ndarr
     return grid
 
 
+def window_std(window: np.ndarray, min_periods: int) -> np.ndarray:
+    """Sample std of each row's observed values (NaN skipped), NaN below `min_periods` or 2.
+
+    Two passes over the window's own values: training and the hourly run compute it so too,
+    because pandas' sliding variance keeps a large value's rounding after it leaves the window
+    (a 10,000% day made a later flat week's std 500 times too large).
+    """
+    observed = ~np.isnan(window)
+    count = observed.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(observed, window, 0.0).sum(axis=1) / count
+        deviation = np.where(observed, window - mean[:, None], 0.0)
+        variance = (deviation**2).sum(axis=1) / (count - 1)
+    return np.where(count >= max(min_periods, 2), np.sqrt(variance), np.nan)
+
+
 def _window_stat(window: np.ndarray, stat: str, min_periods: int) -> np.ndarray:
     """A statistic of each row's observed values, NaN with fewer than `min_periods`."""
+    if stat == "std":
+        return window_std(window, min_periods)
     observed = (~np.isnan(window)).sum(axis=1)
-    enough = observed >= max(min_periods, 2 if stat == "std" else 1)
+    enough = observed >= max(min_periods, 1)
     values = np.full(len(window), np.nan)
     if enough.any():
         rows = window[enough]
-        if stat == "mean":
-            values[enough] = np.nanmean(rows, axis=1)
-        elif stat == "median":
-            values[enough] = np.nanmedian(rows, axis=1)
-        else:
-            values[enough] = np.nanstd(rows, axis=1, ddof=1)
+        values[enough] = np.nanmean(rows, axis=1) if stat == "mean" else np.nanmedian(rows, axis=1)
     return values
 
 

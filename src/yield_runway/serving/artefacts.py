@@ -46,7 +46,7 @@ class Artefacts:
     feature_list: list[str]
     categorical_mapping: dict[str, Any]
     observation_limits: dict[str, float]
-    serving_parameters: dict[str, Any]
+    serving_parameters: dict[str, Any] | None
     version: str
     # Files the hourly run rewrites, by path under the root: (version tag, content).
     files: dict[str, tuple[str, Any]] = field(default_factory=dict)
@@ -89,7 +89,11 @@ class ArtefactStore:
 
     def _require(self, relative: str) -> str:
         path = self._path(relative)
-        if not self.fs.exists(path):
+        try:
+            exists = self.fs.exists(path)
+        except OSError as error:  # a denied or throttled HEAD
+            raise ArtefactError(f"Cannot read {self.uri}/{relative}: {error}") from None
+        if not exists:
             raise ArtefactError(
                 f"Missing artefact {self.uri}/{relative}: run `kedro run --pipeline=training` "
                 f"and copy data/{relative} there"
@@ -176,12 +180,15 @@ class ArtefactStore:
         artefacts = self.get()
         with self._lock:
             path = self._require(relative)
-            tag = self._tag(path)
-            cached = artefacts.files.get(relative)
-            if cached is None or cached[0] != tag:
-                with self.fs.open(path, "rb") as handle:
-                    cached = (tag, read(handle))
-                artefacts.files[relative] = cached
+            try:
+                tag = self._tag(path)
+                cached = artefacts.files.get(relative)
+                if cached is None or cached[0] != tag:
+                    with self.fs.open(path, "rb") as handle:
+                        cached = (tag, read(handle))
+                    artefacts.files[relative] = cached
+            except OSError as error:  # denied, throttled, gone meanwhile: a 503, not a 500
+                raise ArtefactError(f"Cannot read {self.uri}/{relative}: {error}") from None
             return cached[1]
 
     def feature_state(self) -> dict[str, np.ndarray]:

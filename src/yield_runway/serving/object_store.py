@@ -90,9 +90,13 @@ class S3Store:
 
     def cat_file(self, path: str) -> bytes:
         """The object's bytes."""
+        from botocore.exceptions import BotoCoreError
+
         body = self._call("get_object", path)["Body"]
         try:
             return body.read()
+        except BotoCoreError as error:  # the connection dropped mid-body, a read timeout...
+            raise OSError(f"{S3_SCHEME}{path.removeprefix(S3_SCHEME)}: {error}") from error
         finally:
             body.close()
 

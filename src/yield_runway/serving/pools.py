@@ -56,6 +56,11 @@ def predict_pools(
     """`{data: [{pool, predictions}] in input order, warnings}`; the stored state is unchanged."""
     artefacts = store.get()
     params = artefacts.serving_parameters
+    if params is None:
+        raise ArtefactError(
+            f"release {artefacts.version} carries no serving_parameters.json (trained before "
+            "this version): retrain and upload the release to serve POST /predictions/pools"
+        )
     fe = params["feature_engineering"]
     run_timestamp = utc_timestamp(now)
     limit = artefacts.observation_limits["apy_limit"]

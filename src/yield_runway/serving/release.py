@@ -31,6 +31,8 @@ TABLES = {
     # The parameters the models were trained with, which the API computes features by.
     "serving_parameters": "serving_parameters.json",
 }
+# Tables a release may lack (one trained before they existed): only what needs them refuses it.
+OPTIONAL_TABLES = ("serving_parameters",)
 # What training ran on, for the next training's gate (not read by scoring).
 HISTORY = "history.json"
 # Versions and file names are single path parts: a manifest cannot point outside its root.
@@ -52,7 +54,8 @@ class Release:
     categorical_mapping: dict[str, Any]
     observation_limits: dict[str, float]
     market_universe: list[str]
-    serving_parameters: dict[str, Any]
+    # None in a release trained before the API computed features by its parameters.
+    serving_parameters: dict[str, Any] | None
 
 
 def sha256(payload: bytes) -> str:
@@ -63,6 +66,53 @@ def sha256(payload: bytes) -> str:
 def json_bytes(value: Any) -> bytes:
     """A JSON file's bytes, as a release stores it."""
     return json.dumps(value, indent=1, sort_keys=True, allow_nan=False).encode()
+
+
+def serving_parameters(
+    feature_engineering: Mapping[str, Any],
+    target: Mapping[str, Any],
+    served_population: Mapping[str, Any],
+    snapshot_metadata_columns: list[str],
+    max_state_age_days: int,
+) -> dict[str, Any]:
+    """The parameters a release is served by: its features, label, served pools, warnings."""
+    # Threads are a knob of the machine, not of the model.
+    features = {k: v for k, v in feature_engineering.items() if k != "window_threads"}
+    return json.loads(
+        json.dumps(
+            {
+                "feature_engineering": features,
+                "target": dict(target),
+                "served_population": dict(served_population),
+                "snapshot_metadata_columns": list(snapshot_metadata_columns),
+                "max_state_age_days": max_state_age_days,
+            }
+        )
+    )
+
+
+# Parameters that make the model what it is: the hourly run refuses a conf that changed them.
+MODEL_PARAMETERS = (
+    "feature_engineering",
+    "target",
+    "served_population",
+    "snapshot_metadata_columns",
+)
+
+
+def parameter_differences(release: Mapping[str, Any], conf: Mapping[str, Any]) -> list[str]:
+    """The dotted names of the model parameters whose values differ between two sets."""
+
+    def flat(value: Any, prefix: str) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            return {prefix: value}
+        return {
+            k: v for key, item in value.items() for k, v in flat(item, f"{prefix}.{key}").items()
+        }
+
+    ours = {k: v for key in MODEL_PARAMETERS for k, v in flat(release.get(key), key).items()}
+    theirs = {k: v for key in MODEL_PARAMETERS for k, v in flat(conf.get(key), key).items()}
+    return sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
 
 
 def build_manifest(
@@ -106,7 +156,7 @@ def _manifest(text: bytes, where: str) -> dict[str, Any]:
             f"{where} is not a format-{FORMAT} release manifest with plain names, a SHA-256 "
             "per file and both models: retrain, or copy a good version's manifest.json there"
         )
-    missing = [f for f in TABLES.values() if f not in files]
+    missing = [f for k, f in TABLES.items() if f not in files and k not in OPTIONAL_TABLES]
     if missing:
         raise ReleaseError(f"{where} names no {', '.join(missing)}: retrain")
     return manifest
@@ -152,7 +202,10 @@ def read_release(fs: Any, root: str, n_jobs: int | None = 1) -> Release:
     folder = f"{root}/{manifest['version']}"
     payloads = {n: _verified(fs, f"{folder}/{n}", e) for n, e in manifest["files"].items()}
     try:
-        tables = {key: json.loads(payloads[name]) for key, name in TABLES.items()}
+        tables = {
+            key: json.loads(payloads[name]) if name in payloads else None
+            for key, name in TABLES.items()
+        }
     except ValueError as error:
         raise ReleaseError(f"{folder}: a table is not JSON ({error})") from None
     models = {}

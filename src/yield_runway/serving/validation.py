@@ -17,7 +17,8 @@ from yield_runway.json_values import MAX_MAGNITUDE, text_problem
 from .apigateway import shorten
 
 PROBLEM_MESSAGES = {
-    "invalid_text": "text that is not valid Unicode (a lone surrogate escape such as \\ud800)",
+    "invalid_text": "text that is not valid Unicode (a lone surrogate escape such as \\ud800) "
+    "or holds a NUL (\\u0000)",
     "too_deep": "values nested too deep",
     "not_an_object": "expected a pool object",
     "missing_pool": "missing or empty `pool`",

@@ -218,3 +218,17 @@ def test_a_run_that_stalls_before_publishing_never_replaces_a_later_runs_copies(
     assert publish_latest([{"a": 1}], context, context, "later", stored.load(), later)[0] == [
         {"a": 1}
     ]
+
+
+def test_a_conf_whose_model_parameters_changed_since_training_is_refused(project):
+    """The API computes features by the release's parameters: the hourly run must too."""
+    root, _, last_day = project
+    at = (last_day + pd.Timedelta(days=1, hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    state = root / "data/04_feature/feature_state.parquet"
+    before = state.read_bytes()
+    bootstrap_project(root)
+    params = {"inference_run_timestamp": at, "served_population": {"min_samples": 2}}
+    refused = pytest.raises(ValueError, match="served_population.min_samples differ from what")
+    with KedroSession.create(project_path=root, runtime_params=params) as session, refused:
+        session.run(pipeline_names=["inference"])
+    assert state.read_bytes() == before

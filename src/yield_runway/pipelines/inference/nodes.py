@@ -12,7 +12,7 @@ from yield_runway.features import market, state
 from yield_runway.features.snapshot import object_problems, parse_snapshot
 from yield_runway.features.state import StaleRunError
 from yield_runway.predictions import CONTRACT_FIELDS, contract_records
-from yield_runway.serving.release import Release
+from yield_runway.serving.release import Release, parameter_differences
 from yield_runway.serving.scorer import OnnxScorer
 
 logger = logging.getLogger(__name__)
@@ -23,9 +23,20 @@ OUTPUT_COLUMNS = ["p_stable_up", *CONTRACT_FIELDS, "served"]
 
 
 def unpack_release(
-    model_release: Release,
+    model_release: Release, conf_parameters: dict[str, Any]
 ) -> tuple[OnnxScorer, list[str], dict[str, Any], dict[str, float], list[str]]:
-    """The champion and the tables of the release in service, all from one verified version."""
+    """The champion and the tables of the release in service, all from one verified version.
+
+    Fails when the conf's model parameters are not those the release was trained with (the
+    API computes features by the release's): the hourly run would serve another model.
+    """
+    trained = model_release.serving_parameters
+    changed = [] if trained is None else parameter_differences(trained, conf_parameters)
+    if changed:
+        raise ValueError(
+            f"the conf's {', '.join(changed[:5])} differ from what release "
+            f"{model_release.version} was trained with: retrain, or restore the conf"
+        )
     logger.info("Serving model release %s", model_release.version)
     return (
         model_release.models["champion_model"],

@@ -4,6 +4,7 @@ from kedro.pipeline import Node, Pipeline
 
 from yield_runway.features.hourly import compute_serving_features
 from yield_runway.predictions import score_pools
+from yield_runway.serving.release import serving_parameters
 
 from .nodes import (
     advance_feature_state,
@@ -24,8 +25,20 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
+                serving_parameters,
+                inputs=[
+                    "params:feature_engineering",
+                    "params:target",
+                    "params:served_population",
+                    "params:data_engineering.snapshot_metadata_columns",
+                    "params:inference.max_state_age_days",
+                ],
+                outputs="conf_serving_parameters",
+                name="collect_conf_parameters",
+            ),
+            Node(
                 unpack_release,
-                inputs="model_release",
+                inputs=["model_release", "conf_serving_parameters"],
                 outputs=[
                     "served_champion_model",
                     "served_feature_list",

@@ -16,23 +16,6 @@ from yield_runway.serving.scorer import OnnxScorer
 logger = logging.getLogger(__name__)
 
 
-def collect_serving_parameters(
-    feature_engineering: dict[str, Any],
-    target: dict[str, Any],
-    served_population: dict[str, Any],
-    snapshot_metadata_columns: list[str],
-    max_state_age_days: int,
-) -> dict[str, Any]:
-    """The parameters the API computes features and picks the served pools by, for the release."""
-    return {
-        "feature_engineering": feature_engineering,
-        "target": target,
-        "served_population": served_population,
-        "snapshot_metadata_columns": list(snapshot_metadata_columns),
-        "max_state_age_days": max_state_age_days,
-    }
-
-
 def build_model_release(
     champion_model: CalibratedModel,
     legacy_model: CalibratedModel,

@@ -2,7 +2,9 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .export import build_model_release, collect_serving_parameters
+from yield_runway.serving.release import serving_parameters
+
+from .export import build_model_release
 from .model_report import write_model_report
 from .nodes import (
     build_feature_reference,
@@ -144,7 +146,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="refit_legacy_model",
             ),
             Node(
-                collect_serving_parameters,
+                serving_parameters,
                 inputs=[
                     "params:feature_engineering",
                     "params:target",
