@@ -74,3 +74,22 @@ def test_real_metrics_are_honest_and_recomputable(real_run):
         sum(row["n"] * row["mean_prediction"] for row in reliability) / len(holdout),
         holdout["score_champion_calibrated"].mean(),
     )
+
+
+def test_backtest_runs_on_the_real_set(real_run):
+    """`kedro run --pipeline=backtest --env=real` on the trained real slice."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(real_run)
+        bootstrap_project(real_run)
+        with KedroSession.create(project_path=real_run, env="real") as session:
+            session.run(pipeline_names=["backtest"])
+    root = real_run / REAL
+    table = pd.read_csv(root / "08_reporting/backtest/backtest_table.csv")
+    assert len(table) == 6 and table["annualised_return"].notna().all()
+    positions = pd.read_parquet(root / "07_model_output/backtest/positions.parquet")
+    splits = json.loads((root / "05_model_input/evaluation_splits.json").read_text())
+    assert (
+        positions["date"] > positions["train_end"] + pd.Timedelta(days=splits["purge_days"])
+    ).all()
+    forecast = json.loads((root / "08_reporting/backtest/apy_forecast_metrics.json").read_text())
+    assert forecast["holdout"]["rows"] == splits["holdout_rows"]

@@ -37,6 +37,20 @@ ORIGINAL_FEATURES = [
 ]
 
 
+def served_pools(
+    snapshot_apy: np.ndarray, n_samples: np.ndarray, stale_state: np.ndarray, min_samples: int
+) -> np.ndarray:
+    """The served population: the snapshot's apy > 0, enough daily samples, a state not ahead.
+
+    Samples count today's when it is an observation; a pool with apy but no valid tvlUsd is an
+    unobserved day for the features (as in training's cleaning) and is scored from its history.
+    """
+    with np.errstate(invalid="ignore"):
+        positive = np.asarray(snapshot_apy, dtype=float) > 0
+    enough = np.asarray(n_samples) >= min_samples
+    return positive & enough & ~np.asarray(stale_state, dtype=bool)
+
+
 def average_pct_rank(values: np.ndarray) -> np.ndarray:
     """Each value's rank among the non-NaN values over their count, ties averaged; NaN stays."""
     values = np.asarray(values, dtype=float)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kedro.pipeline import Pipeline
 
 from yield_runway.pipelines import (
+    backtest,
     data_engineering,
     feature_engineering,
     inference,
@@ -28,5 +29,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         "ingestion": ingestion.create_pipeline(),
         "inference": inference.create_pipeline(),
         "monitoring": monitoring.create_pipeline(),
+        # After training, on its out-of-time scores; in neither `training` nor `__default__`.
+        "backtest": backtest.create_pipeline(),
         "__default__": training,
     }

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from yield_runway.contracts import CONTRACT_FIELDS, contract_fields
+from yield_runway.contracts import CONTRACT_FIELDS, contract_fields, served_pools
 
 logger = logging.getLogger(__name__)
 
@@ -63,14 +63,12 @@ def score_pools(
     check_model_features(champion_model, feature_list, "champion_model")
     model = champion_model.use_threads(params["model_n_jobs"])
     frame = serving_features
-    # The contract: the snapshot's apy > 0 and enough daily samples, today's included when it is
-    # an observation. A pool with apy but no valid tvlUsd is an unobserved day for the features
-    # (as in training's cleaning) and is scored from its history.
-    served = (
-        frame["snapshot_apy"].gt(0)
-        & frame["n_samples"].ge(served_params["min_samples"])
-        & ~frame["stale_state"]
-    ).to_numpy(bool)
+    served = served_pools(
+        frame["snapshot_apy"].to_numpy(dtype=float),
+        frame["n_samples"].to_numpy(),
+        frame["stale_state"].to_numpy(bool),
+        served_params["min_samples"],
+    )
     p_stable_up = np.full(len(frame), np.nan)
     if served.any():
         p_stable_up[served] = model.predict_proba(frame.loc[served, model.features])[:, 1]

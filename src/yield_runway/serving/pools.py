@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from yield_runway.contracts import contract_fields, contract_objects
+from yield_runway.contracts import contract_fields, contract_objects, served_pools
 from yield_runway.features import state_arrays
 from yield_runway.features.snapshot_objects import parse_objects
 from yield_runway.features.state_layout import trailing_days
@@ -84,14 +84,12 @@ def predict_pools(
         params["target"],
         store.market_context(),
     )
-    # The contract: the snapshot's apy > 0 and enough daily samples, today's included when it is
-    # an observation; a pool whose state is ahead of the request is not scored.
-    with np.errstate(invalid="ignore"):
-        served = (
-            (features["snapshot_apy"] > 0)
-            & (features["n_samples"] >= params["served_population"]["min_samples"])
-            & ~features["stale_state"]
-        )
+    served = served_pools(
+        features["snapshot_apy"],
+        features["n_samples"],
+        features["stale_state"],
+        params["served_population"]["min_samples"],
+    )
     model = artefacts.champion_model
     p_stable_up = np.full(len(served), np.nan)
     if served.any():
