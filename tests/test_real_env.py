@@ -85,7 +85,7 @@ def test_backtest_runs_on_the_real_set(real_run):
             session.run(pipeline_names=["backtest"])
     root = real_run / REAL
     table = pd.read_csv(root / "08_reporting/backtest/backtest_table.csv")
-    assert len(table) == 6 and table["annualised_return"].notna().all()
+    assert len(table) == 7 and table["annualised_return"].notna().all()
     positions = pd.read_parquet(root / "07_model_output/backtest/positions.parquet")
     splits = json.loads((root / "05_model_input/evaluation_splits.json").read_text())
     assert (

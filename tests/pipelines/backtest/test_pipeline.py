@@ -39,10 +39,22 @@ def test_backtest_writes_every_strategy_with_a_ci(backtested):
         "tvl_weighted",
         "runway_filter",
         "runway_weighted",
+        "forecast_weighted",
         "optimiser",
         "optimiser_runway",
     ]
     assert table["strategy"].tolist() == strategies
+    # Each runway strategy is also set against the same rule without P(Stable/Up).
+    twins = table.set_index("strategy")
+    assert twins["twin"].fillna("").to_dict() == {
+        **dict.fromkeys(strategies, ""),
+        "runway_filter": "highest_apy",
+        "runway_weighted": "forecast_weighted",
+        "optimiser_runway": "optimiser",
+    }
+    paired = twins.loc[twins["twin"].fillna("") != ""]
+    assert (paired["twin_ci_low"] <= paired["excess_vs_twin"]).all()
+    assert (paired["excess_vs_twin"] <= paired["twin_ci_high"]).all()
     others = table.loc[table["strategy"] != "highest_apy"]
     assert (others["excess_ci_low"] <= others["excess_vs_highest_apy"]).all()
     assert (others["excess_vs_highest_apy"] <= others["excess_ci_high"]).all()
@@ -63,6 +75,9 @@ def test_no_position_rests_on_a_score_whose_model_saw_its_day(backtested):
     purge = pd.Timedelta(days=splits["purge_days"])
     # Every score behind a position came from a model whose training labels ended before its day.
     assert (positions["date"] > positions["train_end"] + purge).all()
+    # So did every APY forecast the strategies ranked by.
+    forecasts = pd.read_parquet(backtested / "07_model_output/backtest/apy_forecasts.parquet")
+    assert (forecasts["date"] > forecasts["train_end"] + purge).all()
     starts = {f"fold_{f['fold']}": f["validation_start"] for f in splits["folds"]}
     starts["holdout"] = splits["holdout_start"]
     assert (positions["date"] >= pd.to_datetime(positions["window"].map(starts))).all()

@@ -53,43 +53,65 @@ def build_panel(pools_daily: pd.DataFrame, start: pd.Timestamp, end: pd.Timestam
 
 
 def daily_yield(
-    base: np.ndarray, reward: np.ndarray, tvl: np.ndarray, position: np.ndarray, haircut: float
+    base: np.ndarray,
+    reward: np.ndarray,
+    tvl: np.ndarray,
+    position: np.ndarray,
+    haircut: float,
+    accrual: str = "compound",
 ) -> np.ndarray:
-    """Each position's return over one day: base APY plus haircut reward APY diluted by it."""
+    """Each position's return over one day: base APY plus haircut reward APY diluted by it.
+
+    `compound`: an APY is a compounded annual yield, so a day earns (1 + APY)^(1/365) - 1;
+    `simple` treats it as a rate and earns APY / 365 (more, the higher the APY).
+    """
     with np.errstate(invalid="ignore", divide="ignore"):
-        diluted = reward * tvl / (tvl + position)
+        # A day with no TVL figure: our deposit's share of the pool is unknown, so undiluted.
+        diluted = np.where(np.isfinite(tvl), reward * tvl / (tvl + position), reward)
     apy = base + (1.0 - haircut) * diluted
     # A pool that did not report (dead, paused, delisted) earns nothing until it is sold.
-    return np.where(np.isfinite(apy), apy, 0.0) / 100.0 / DAYS_PER_YEAR
+    apy = np.where(np.isfinite(apy), apy, 0.0) / 100.0
+    if accrual == "simple":
+        return apy / DAYS_PER_YEAR
+    if accrual != "compound":
+        raise ValueError(f"accrual must be compound or simple, not {accrual!r}")
+    return np.expm1(np.log1p(apy) / DAYS_PER_YEAR)
 
 
 def rebalance(
     positions: np.ndarray, equity: float, weights: np.ndarray, costs: Mapping[str, Any]
 ) -> tuple[np.ndarray, float, float, int]:
-    """New positions, costs paid, turnover and trades when moving to `weights` of equity."""
+    """New positions, costs paid, turnover and trades when moving to `weights` of equity.
+
+    A held position within the no-trade band of its target is left alone (no fixed cost for
+    drift); every other pool moves to its weight of the equity left after the costs, so no pool
+    exceeds its weight. When kept positions drifted up, buys shrink: nothing is borrowed.
+    """
     band = float(costs["no_trade_band"]) * equity
     rate = float(costs["cost_bps"]) / 1e4
     fixed = float(costs["fixed_cost_usd"])
-    # Costs come out of what is invested: targets are set on equity net of the first pass's
-    # costs (a second pass prices the smaller trades), so no trade is financed by borrowing.
-    investable = equity
-    for _ in range(2):
-        target = weights * investable
-        # A held position within the band of its target is left alone: no fixed cost for drift.
-        kept = (positions > 0) & (target > 0) & (np.abs(target - positions) < band)
-        # The traded pools share what the kept ones leave of the intended total, so the book
-        # stays at its intended size (a kept position's drift is not financed by borrowing).
-        traded_weight = weights[~kept].sum()
-        if traded_weight > 0:
-            budget = max(weights.sum() * investable - positions[kept].sum(), 0.0)
-            target = np.where(kept, positions, weights / traded_weight * budget)
-        else:
-            target = np.where(kept, positions, 0.0)
+
+    def paid_for(target: np.ndarray) -> tuple[float, float, int]:
         trades = target - positions
         turnover = float(np.abs(trades).sum())
-        paid = rate * turnover + fixed * int(np.count_nonzero(trades))
-        investable = equity - paid
-    return target, paid, turnover, int(np.count_nonzero(trades))
+        count = int(np.count_nonzero(trades))
+        return rate * turnover + fixed * count, turnover, count
+
+    investable, target = equity, positions
+    # Costs depend on the targets and the targets on what the costs leave: a few passes settle.
+    for _ in range(4):
+        target = weights * investable
+        kept = (positions > 0) & (target > 0) & (np.abs(target - positions) < band)
+        target = np.where(kept, positions, target)
+        investable = equity - paid_for(target)[0]
+    paid, turnover, count = paid_for(target)
+    over = target.sum() + paid - equity
+    buys = np.clip(target - positions, 0.0, None)
+    if over > 0 and buys.sum() > 0:
+        # Smaller buys cost less, so the book then fits in equity less its costs.
+        target = target - buys * min(1.0, over / buys.sum())
+        paid, turnover, count = paid_for(target)
+    return target, paid, turnover, count
 
 
 def simulate(
@@ -108,11 +130,14 @@ def simulate(
     positions = np.zeros(n)
     cash = float(costs["capital_usd"])
     haircut = float(costs["reward_haircut"])
+    accrual = str(costs["accrual"])
     by_date = dict(iter(universe.groupby("date", sort=True)))
     rebalancing = set(rebalance_dates)
     days, held = [], []
     for t, date in enumerate(panel.dates):
-        growth = daily_yield(panel.base[t], panel.reward[t], panel.tvl[t], positions, haircut)
+        growth = daily_yield(
+            panel.base[t], panel.reward[t], panel.tvl[t], positions, haircut, accrual
+        )
         positions = positions * (1.0 + growth)
         paid = turnover = 0.0
         trades = 0

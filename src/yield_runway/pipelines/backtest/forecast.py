@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from .scores import scoring_windows
+from .scores import check_unseen, scoring_windows
 
 
 def _fit_predict(
@@ -44,13 +44,21 @@ def forecast_forward_apy(
             forecast=_fit_predict(train, test, features, params),
         )
         parts.append(part)
-    return pd.concat(parts, ignore_index=True).sort_values(["date", "pool"], ignore_index=True)
+    forecasts = pd.concat(parts, ignore_index=True)
+    # As for the scores: no forecast may come from a fit whose labels reach its day.
+    check_unseen(forecasts, int(evaluation_splits["purge_days"]))
+    return forecasts.sort_values(["date", "pool"], ignore_index=True)
 
 
 def _errors(actual: pd.Series, predicted: pd.Series) -> dict[str, float]:
     """MAE and RMSE in APY points."""
     error = predicted.to_numpy() - actual.to_numpy()
-    return {"mae": float(np.mean(np.abs(error))), "rmse": float(np.sqrt(np.mean(error**2)))}
+    return {
+        "mae": float(np.mean(np.abs(error))),
+        "rmse": float(np.sqrt(np.mean(error**2))),
+        # The mean error: a log-scale fit mapped back forecasts low (a median, not a mean).
+        "bias": float(np.mean(error)),
+    }
 
 
 def evaluate_apy_forecast(apy_forecasts: pd.DataFrame) -> dict[str, Any]:

@@ -63,6 +63,11 @@ def run_backtest(
     params: Mapping[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every strategy's daily equity and its positions after each rebalance, with their scores."""
+    if backtest_universe.empty:
+        raise ValueError(
+            "no pool is eligible on any scored day (apy > 0, TVL >= backtest.universe.min_tvl_usd,"
+            " a score and a forecast): nothing to backtest"
+        )
     dates = rebalance_dates(backtest_universe["date"], int(params["rebalance_every_days"]))
     end = pd.to_datetime(backtest_scores["date"]).max()
     panel = build_panel(pools_daily, dates[0], end)
@@ -111,7 +116,22 @@ def summarise_backtest(
     stable = labelled.assign(weighted=labelled["weight"] * labelled["target"])
     stable = stable.groupby(["strategy", "date"])[["weighted", "weight"]].sum()
     stable_share = (stable["weighted"] / stable["weight"]).groupby("strategy").mean()
-    tail = (1.0 - float(boot["ci"])) / 2.0
+    # Equity the evening before the holdout: its first rebalance's costs count in it.
+    before = equity.loc[equity.index < pd.Timestamp(evaluation_splits["holdout_start"])]
+    start = before.iloc[-1] if len(before) else pd.Series(capital, index=equity.columns)
+
+    def excess_ci(name: str, other: str) -> tuple[float, float, float]:
+        """Annualised mean daily excess return of `name` over `other` and its bootstrap CI."""
+        excess = (returns[name] - returns[other]).to_numpy()
+        means = block_bootstrap_mean(
+            excess, int(boot["block_days"]), int(boot["n_boot"]), int(boot["seed"])
+        )
+        tail = (1.0 - float(boot["ci"])) / 2.0
+        # Annualised arithmetic excess return: mean daily excess x 365.
+        low, high = np.quantile(means, [tail, 1.0 - tail]) * DAYS_PER_YEAR
+        return float(excess.mean() * DAYS_PER_YEAR), float(low), float(high)
+
+    twins = dict(params["twins"])
     rows = []
     for name in params["strategies"]:
         row = {"strategy": name}
@@ -127,18 +147,17 @@ def summarise_backtest(
         if name != BENCHMARK:
             # Share of rebalance periods in which the strategy out-earned highest-APY.
             row["hit_rate"] = float((periods[name] > periods[BENCHMARK]).mean())
-            excess = (returns[name] - returns[BENCHMARK]).to_numpy()
-            means = block_bootstrap_mean(
-                excess, int(boot["block_days"]), int(boot["n_boot"]), int(boot["seed"])
-            )
-            # Annualised arithmetic excess return: mean daily excess x 365.
-            row["excess_vs_highest_apy"] = float(excess.mean() * DAYS_PER_YEAR)
-            row["excess_ci_low"] = float(np.quantile(means, tail) * DAYS_PER_YEAR)
-            row["excess_ci_high"] = float(np.quantile(means, 1.0 - tail) * DAYS_PER_YEAR)
+            excess = excess_ci(name, BENCHMARK)
+            row["excess_vs_highest_apy"], row["excess_ci_low"], row["excess_ci_high"] = excess
+        # What P(Stable/Up) adds: the strategy against the same rule without it.
+        twin = twins.get(name)
+        row["twin"] = twin or ""
+        row["excess_vs_twin"], row["twin_ci_low"], row["twin_ci_high"] = (
+            excess_ci(name, twin) if twin in params["strategies"] else (np.nan,) * 3
+        )
         row["stable_share"] = float(stable_share.get(name, float("nan")))
         row["holdout_annualised_return"] = float(
-            (holdout[name].iloc[-1] / holdout[name].iloc[0]) ** (DAYS_PER_YEAR / (len(holdout) - 1))
-            - 1.0
+            (holdout[name].iloc[-1] / start[name]) ** (DAYS_PER_YEAR / len(holdout)) - 1.0
         )
         rows.append(row)
     table = pd.DataFrame(rows)

@@ -56,7 +56,9 @@ def strategy_markdown(table: pd.DataFrame, ci: float) -> str:
     header = (
         "| strategy | total return | annualised | holdout annualised | volatility | Sharpe | "
         f"max drawdown | turnover / yr | costs | hit rate | stable share | excess vs highest-APY "
-        f"(annualised, {ci:.0%} CI) |\n" + "|---" * 12 + "|"
+        f"(annualised, {ci:.0%} CI) | excess vs the same rule without P ({ci:.0%} CI) |\n"
+        + "|---" * 13
+        + "|"
     )
     lines = [header]
     for row in table.itertuples():
@@ -67,12 +69,20 @@ def strategy_markdown(table: pd.DataFrame, ci: float) -> str:
             f"{100 * row.excess_ci_high:+.2f}]"
         )
         hit = "" if pd.isna(row.hit_rate) else f"{row.hit_rate:.2f}"
+        # A CSV round trip reads an empty twin back as NaN.
+        twin = (
+            ""
+            if not isinstance(row.twin, str) or not row.twin
+            else f"{100 * row.excess_vs_twin:+.2f} [{100 * row.twin_ci_low:+.2f}, "
+            f"{100 * row.twin_ci_high:+.2f}] vs {row.twin}"
+        )
         lines.append(
             f"| {row.strategy} | {100 * row.total_return:.2f}% "
             f"| {100 * row.annualised_return:.2f}% "
             f"| {100 * row.holdout_annualised_return:.2f}% | {100 * row.volatility:.2f}% "
             f"| {row.sharpe:.1f} | {100 * row.max_drawdown:.2f}% | {row.turnover_per_year:.1f}x "
-            f"| {100 * row.costs_share:.2f}% | {hit} | {row.stable_share:.2f} | {excess} |"
+            f"| {100 * row.costs_share:.2f}% | {hit} | {row.stable_share:.2f} | {excess} "
+            f"| {twin} |"
         )
     return "\n".join(lines)
 
@@ -80,14 +90,15 @@ def strategy_markdown(table: pd.DataFrame, ci: float) -> str:
 def forecast_markdown(forecast_metrics: Mapping[str, Any]) -> str:
     """Forecast errors against persistence and the 30-day mean, per period, in Markdown."""
     lines = [
-        "| period | rows | forecast MAE | forecast RMSE | persistence MAE | persistence RMSE | "
-        "30-day mean MAE | 30-day mean RMSE |",
-        "|---" * 8 + "|",
+        "| period | rows | forecast MAE | forecast RMSE | forecast mean error | persistence MAE "
+        "| persistence RMSE | 30-day mean MAE | 30-day mean RMSE |",
+        "|---" * 9 + "|",
     ]
     for period, m in forecast_metrics.items():
         lines.append(
             f"| {period} | {m['rows']:,} "
             f"| {m['forecast']['mae']:.3f} | {m['forecast']['rmse']:.3f} "
+            f"| {m['forecast']['bias']:+.3f} "
             f"| {m['persistence']['mae']:.3f} | {m['persistence']['rmse']:.3f} "
             f"| {m['mean_30d']['mae']:.3f} | {m['mean_30d']['rmse']:.3f} |"
         )

@@ -65,6 +65,16 @@ def runway_weighted(top_n: int, n_pools: int) -> Decide:
     return decide
 
 
+def forecast_weighted(top_n: int, n_pools: int) -> Decide:
+    """The top-N pools by forecast APY, weighted by it: runway_weighted without P(Stable/Up)."""
+
+    def decide(day: pd.DataFrame, current: np.ndarray, equity: float) -> np.ndarray:
+        chosen = day["forecast"].nlargest(top_n).index
+        return _weights(day, n_pools, chosen, day["forecast"])
+
+    return decide
+
+
 def rule_strategies(params: Mapping[str, Any], n_pools: int) -> dict[str, Decide]:
     """The rule strategies named in the parameters, by name."""
     top_n = int(params["top_n"])
@@ -73,4 +83,5 @@ def rule_strategies(params: Mapping[str, Any], n_pools: int) -> dict[str, Decide
         "tvl_weighted": tvl_weighted(top_n, n_pools),
         "runway_filter": runway_filter(top_n, float(params["tau"]), n_pools),
         "runway_weighted": runway_weighted(top_n, n_pools),
+        "forecast_weighted": forecast_weighted(top_n, n_pools),
     }
