@@ -147,7 +147,11 @@ def test_the_zip_fits_lambda_and_carries_only_what_the_api_runs(api_zip):
     tops = {name.split("/")[0] for name in names}
     assert {"yield_runway", "numpy", "onnxruntime", "botocore", "awslambdaric"} <= tops
     assert not tops & {"pandas", "sklearn", "scipy", "kedro", "pyarrow", "s3fs", "bin"}
-    assert not [n for n in names if "libonnxruntime.so" in n or "__pycache__" in n]
+    assert not [n for n in names if "libonnxruntime.so" in n]
+    # Bytecode for Lambda's Python only (its /var/task is read-only: nothing compiles there).
+    caches = [n for n in names if "__pycache__" in n]
+    assert caches and all(n.endswith(".cpython-312.pyc") for n in caches)
+    assert "yield_runway/serving/__pycache__/lambda_handler.cpython-312.pyc" in names
     models = {n.split("/")[2] for n in names if n.startswith("botocore/data/") and n.count("/") > 2}
     assert models == {"s3"}
 
