@@ -29,6 +29,7 @@ from yield_runway.features.state_layout import (
     PENDING_VALUES,
     TEXT_COLUMNS,
     TRAILED,
+    checked_trailing_days,
     state_columns,
     trail_columns,
     trailing_days,
@@ -276,12 +277,7 @@ def serving_features(
     `pools` themselves (the hourly run's snapshot), of those in `market_universe` when given
     (the pools training's market was made of), unless a stored `context` is given.
     """
-    days = trailing_days(params)
-    if days < target_params["horizon_days"]:
-        raise ValueError(
-            f"the feature state keeps {days} trailing days, fewer than the label horizon "
-            f"({target_params['horizon_days']}) that the realised label needs"
-        )
+    days = checked_trailing_days(params, target_params)
     today = day_of(run_timestamp)
     rows = state.set_index("pool").reindex(pd.Index(pools["pool"], dtype="string"))
     rows = rows.assign(count=rows["count"].fillna(0).astype("int64")).reset_index()

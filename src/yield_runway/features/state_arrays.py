@@ -23,9 +23,9 @@ from yield_runway.features.state_layout import (
     TEXT_COLUMNS,
     TRAILED,
     UNKNOWN_CODE,
+    checked_trailing_days,
     state_columns,
     trail_columns,
-    trailing_days,
 )
 
 Columns = dict[str, np.ndarray]
@@ -409,12 +409,7 @@ def serving_features(
     gaps); pools unknown to the state get an empty history. Also `snapshot_apy` and
     `stale_state` (the state is ahead of this run), which decide who is served.
     """
-    days = trailing_days(params)
-    if days < target_params["horizon_days"]:
-        raise ValueError(
-            f"the feature state keeps {days} trailing days, fewer than the label horizon "
-            f"({target_params['horizon_days']}) that the realised label needs"
-        )
+    days = checked_trailing_days(params, target_params)
     today = day_of(run_timestamp)
     stale = stale_pools(state, run_timestamp)
     where = _positions(state["pool"], pools["pool"])

@@ -26,6 +26,17 @@ def trailing_days(params: Mapping[str, Any]) -> int:
     return max(max(params["rolling_windows"]), max(params["change_lags"]))
 
 
+def checked_trailing_days(params: Mapping[str, Any], target_params: Mapping[str, Any]) -> int:
+    """The trailing days, refused when fewer than the label horizon the realised label needs."""
+    days = trailing_days(params)
+    if days < target_params["horizon_days"]:
+        raise ValueError(
+            f"the feature state keeps {days} trailing days, fewer than the label horizon "
+            f"({target_params['horizon_days']}) that the realised label needs"
+        )
+    return days
+
+
 def trail_columns(value: str, days: int) -> list[str]:
     """State columns holding a value's trailing daily history, newest (t0 = last_date) first."""
     return [f"{value}_t{k}" for k in range(days)]

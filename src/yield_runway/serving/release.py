@@ -68,6 +68,16 @@ def json_bytes(value: Any) -> bytes:
     return json.dumps(value, indent=1, sort_keys=True, allow_nan=False).encode()
 
 
+# The Kedro parameters `serving_parameters` takes, in order (training and the hourly run alike).
+SERVING_PARAMETER_INPUTS = [
+    "params:feature_engineering",
+    "params:target",
+    "params:served_population",
+    "params:data_engineering.snapshot_metadata_columns",
+    "params:inference.max_state_age_days",
+]
+
+
 def serving_parameters(
     feature_engineering: Mapping[str, Any],
     target: Mapping[str, Any],

@@ -4,7 +4,7 @@ from kedro.pipeline import Node, Pipeline
 
 from yield_runway.features.hourly import compute_serving_features
 from yield_runway.predictions import score_pools
-from yield_runway.serving.release import serving_parameters
+from yield_runway.serving.release import SERVING_PARAMETER_INPUTS, serving_parameters
 
 from .nodes import (
     advance_feature_state,
@@ -26,13 +26,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 serving_parameters,
-                inputs=[
-                    "params:feature_engineering",
-                    "params:target",
-                    "params:served_population",
-                    "params:data_engineering.snapshot_metadata_columns",
-                    "params:inference.max_state_age_days",
-                ],
+                inputs=SERVING_PARAMETER_INPUTS,
                 outputs="conf_serving_parameters",
                 name="collect_conf_parameters",
             ),

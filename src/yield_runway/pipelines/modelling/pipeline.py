@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from yield_runway.serving.release import serving_parameters
+from yield_runway.serving.release import SERVING_PARAMETER_INPUTS, serving_parameters
 
 from .export import build_model_release
 from .model_report import write_model_report
@@ -147,13 +147,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 serving_parameters,
-                inputs=[
-                    "params:feature_engineering",
-                    "params:target",
-                    "params:served_population",
-                    "params:data_engineering.snapshot_metadata_columns",
-                    "params:inference.max_state_age_days",
-                ],
+                inputs=SERVING_PARAMETER_INPUTS,
                 outputs="serving_parameters",
                 name="collect_serving_parameters",
             ),
