@@ -118,46 +118,29 @@ def build_state(pools_daily: pd.DataFrame, params: Mapping[str, Any]) -> pd.Data
     return _typed(state)[state_columns(days)]
 
 
-def _with(state: pd.DataFrame, updates: Mapping[str, Any], days: int) -> pd.DataFrame:
-    """The state with some columns replaced (whole columns: cheaper than masked assignment)."""
-    columns = {c: updates[c] if c in updates else state[c].to_numpy() for c in state_columns(days)}
-    return _typed(pd.DataFrame(columns, index=state.index))
-
-
-def commit_pending(state: pd.DataFrame, today: pd.Timestamp, days: int) -> pd.DataFrame:
-    """Fold every pending day before `today` into the trailing values and Welford statistics."""
-    due = (state["pending_date"] < today).to_numpy()
-    if not due.any():
-        return state
-    # Days from the old last day to the pending one; gaps in between become NaN.
-    shift = (state["pending_date"] - state["last_date"]).dt.days.fillna(days).to_numpy(dtype=int)
-    updates: dict[str, Any] = {}
-    for value in TRAILED:
-        columns = trail_columns(value, days)
-        old = state[columns].to_numpy(dtype=float)
-        new = state_arrays.shift_trails(old, shift)
-        new[:, 0] = state[f"pending_{value}"].to_numpy(dtype=float)
-        updates.update(dict(zip(columns, np.where(due[:, None], new, old).T, strict=True)))
-    count, mean, m2 = state_arrays.welford_add(
-        state["count"].to_numpy(),
-        state["mean"].to_numpy(dtype=float),
-        state["M2"].to_numpy(dtype=float),
-        np.where(due, state["pending_apy"].to_numpy(dtype=float), np.nan),
-    )
-    updates.update(count=count, mean=mean, M2=m2)
-    updates["last_date"] = state["last_date"].where(~due, state["pending_date"]).to_numpy()
-    for column in ("pending_date", "pending_timestamp", *[f"pending_{v}" for v in PENDING_VALUES]):
-        updates[column] = state[column].where(~due).to_numpy()
-    return _with(state, updates, days)
+def _columns(frame: pd.DataFrame, names: Collection[str]) -> state_arrays.Columns:
+    """Columns of a state or snapshot frame as `state_arrays` works on them (text: str or None)."""
+    columns: state_arrays.Columns = {}
+    for name in names:
+        values = frame[name]
+        if name in TEXT_COLUMNS:
+            columns[name] = values.astype(object).where(values.notna(), None).to_numpy()
+        elif name in DATE_COLUMNS:
+            columns[name] = values.to_numpy(dtype="datetime64[us]")
+        elif name == "count":
+            columns[name] = values.to_numpy(dtype=np.int64)
+        elif name == "observation":
+            columns[name] = values.to_numpy(dtype=bool)
+        else:
+            columns[name] = values.to_numpy(dtype=float)
+    return columns
 
 
 def stale_pools(state: pd.DataFrame, run_timestamp: pd.Timestamp) -> pd.Series:
     """Pools whose state is already ahead of this run (a later day or hour was stored)."""
-    run_timestamp = utc_naive(run_timestamp)
-    today = day_of(run_timestamp)
-    ahead_day = (state["last_date"] >= today) | (state["pending_date"] > today)
-    ahead_hour = (state["pending_date"] == today) & (state["pending_timestamp"] > run_timestamp)
-    return (ahead_day | ahead_hour).fillna(False)
+    moment = utc_naive(run_timestamp).to_datetime64()
+    stale = state_arrays.stale_pools(_columns(state, DATE_COLUMNS), moment)
+    return pd.Series(stale, index=state.index)
 
 
 def update_state(
@@ -167,40 +150,13 @@ def update_state(
 
     `snapshot` has one row per pool with `observation` (the row passes training's cleaning rules)
     and the values in PENDING_VALUES. Pools absent from the snapshot keep their state; pools
-    whose state is ahead of the run are left alone.
+    whose state is ahead of the run are left alone (`state_arrays.update_state`, which the API
+    runs too).
     """
-    run_timestamp = utc_naive(run_timestamp)
-    today = day_of(run_timestamp)
-    state = commit_pending(state, today, days)
-    seen = snapshot.loc[snapshot["observation"]].set_index("pool")
-    stale = stale_pools(state, run_timestamp)
-    known = state.set_index("pool")
-    new_pools = seen.index.difference(known.index)
-    if len(new_pools):
-        # A new pool starts fresh: no committed day, first observed today.
-        fresh = pd.DataFrame(np.nan, index=range(len(new_pools)), columns=state_columns(days))
-        fresh = fresh.assign(pool=new_pools.to_numpy(), count=0, M2=0.0, first_date=today)
-        known = pd.concat([known, _typed(fresh).set_index("pool")])
-    target = known.index.isin(seen.index) & ~known.index.isin(state.loc[stale, "pool"])
-    new = seen.reindex(known.index)
-    same_day = (known["pending_date"] == today).to_numpy()
-    updates: dict[str, Any] = {
-        "pending_date": known["pending_date"].mask(target, today).to_numpy(),
-        "pending_timestamp": known["pending_timestamp"].mask(target, run_timestamp).to_numpy(),
-        "first_date": known["first_date"].mask(target & known["first_date"].isna(), today),
-    }
-    for column in ("chain", "project"):
-        # The latest known chain/project applies, like training's per-pool `last`.
-        updates[column] = known[column].mask(target & new[column].notna(), new[column])
-    for value in PENDING_VALUES:
-        current = new[value].to_numpy(dtype=float)
-        earlier = known[f"pending_{value}"].to_numpy(dtype=float)
-        # Like pandas' groupby `last`: the day's latest non-null value; apy and tvlUsd are
-        # never null in an observation, so only apyReward and the flags fall back.
-        latest = np.where(np.isnan(current) & same_day, earlier, current)
-        updates[f"pending_{value}"] = np.where(target, latest, earlier)
-    updates = {k: np.asarray(v) for k, v in updates.items()}
-    return _with(known.reset_index(), updates, days).reset_index(drop=True)
+    moment = utc_naive(run_timestamp).to_datetime64()
+    rows = _columns(snapshot, ["observation", *state_arrays.STATE_INPUTS])
+    updated = state_arrays.update_state(_columns(state, state_columns(days)), rows, moment, days)
+    return _typed(pd.DataFrame({c: updated[c] for c in state_columns(days)}))
 
 
 def utc_naive(timestamp: pd.Timestamp | str) -> pd.Timestamp:
@@ -216,37 +172,18 @@ def day_of(timestamp: pd.Timestamp | str) -> pd.Timestamp:
     return utc_naive(timestamp).floor("D")
 
 
-def _trailing_matrix(state: pd.DataFrame, value: str, today: pd.Timestamp, days: int) -> np.ndarray:
-    """Committed daily values for days today-W..today-1 (columns oldest first) per state row."""
-    matrix = state[trail_columns(value, days)].to_numpy(dtype=float)
-    offset = (today - state["last_date"]).dt.days
-    # Column j holds day today-W+j, which is (W - j - offset) days before last_date.
-    lag = days - np.arange(days)[None, :] - offset.fillna(-days).to_numpy(dtype=int)[:, None]
-    # No committed day, or a day after last_date (a stale pool), has no committed value.
-    valid = (lag >= 0) & (lag < days) & offset.notna().to_numpy()[:, None]
-    gathered = np.take_along_axis(matrix, np.clip(lag, 0, days - 1), axis=1)
-    return np.where(valid, gathered, np.nan)
-
-
 def serving_grid(state: pd.DataFrame, today: pd.Timestamp, days: int) -> pd.DataFrame:
     """A daily grid of W+1 days per state row: committed trailing days, then today's pending."""
-    n = len(state)
-    pending_today = (state["pending_date"] == today).to_numpy()
-    columns: dict[str, np.ndarray] = {}
-    for value in (*TRAILED, "apyReward"):
-        history = (
-            _trailing_matrix(state, value, today, days)
-            if value in TRAILED
-            else np.full((n, days), np.nan)
-        )
-        current = np.where(pending_today, state[f"pending_{value}"].to_numpy(dtype=float), np.nan)
-        columns[value] = np.column_stack([history, current]).ravel()
+    needed = ["pool", "last_date", "pending_date"]
+    needed += [c for value in TRAILED for c in trail_columns(value, days)]
+    needed += [f"pending_{v}" for v in (*TRAILED, "apyReward")]
+    grid = state_arrays.trailing_grid(_columns(state, needed), today.to_datetime64(), days)
     dates = today.to_datetime64() - np.arange(days, -1, -1) * DAY
     return pd.DataFrame(
         {
             "pool": np.repeat(state["pool"].to_numpy(), days + 1),
-            "date": np.tile(dates, n),
-            **columns,
+            "date": np.tile(dates, len(state)),
+            **{value: matrix.ravel() for value, matrix in grid.items()},
         }
     )
 
@@ -255,9 +192,8 @@ def expanding_from_state(
     state: pd.DataFrame, today: pd.Timestamp
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Count, mean and sample std of APY through today: committed Welford plus today's pending."""
-    columns = {c: state[c].to_numpy(dtype=float) for c in ("mean", "M2", "pending_apy")}
-    columns.update(count=state["count"].to_numpy(), pending_date=state["pending_date"].to_numpy())
-    return state_arrays.expanding(columns, today.to_datetime64())
+    needed = ("count", "mean", "M2", "pending_apy", "pending_date")
+    return state_arrays.expanding(_columns(state, needed), today.to_datetime64())
 
 
 def serving_features(

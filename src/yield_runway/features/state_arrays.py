@@ -1,10 +1,11 @@
 """The feature state as NumPy columns: advance it by a snapshot and compute today's features.
 
-No pandas: the API (`POST /predictions/pools`) runs on this. It is the twin of the hourly run's
-pandas path (`state.update_state`, then `hourly.compute_serving_features` against a stored
-market), and `tests/features/test_state_arrays.py` holds the two equal on generated states and
-snapshots. Timestamps are naive UTC `datetime64[us]`; text columns are object arrays of str or
-None. One row per pool throughout.
+No pandas: the API (`POST /predictions/pools`) runs on this. The hourly run advances its state
+with these same functions (`state.update_state` converts its frames); today's features here are
+the twin of `state.serving_features` against a stored market, which computes them through the
+training feature code, and `tests/features/test_state_arrays.py` holds the two equal on
+generated states and snapshots. Timestamps are naive UTC `datetime64[us]`; text columns are
+object arrays of str or None. One row per pool throughout.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ Columns = dict[str, np.ndarray]
 DAY = np.timedelta64(1, "D")
 NAT = np.datetime64("NaT", "us")
 DOWN, STABLE_UP = 0.0, 1.0
+
+
+# The snapshot columns that update a state.
+STATE_INPUTS = ("pool", "chain", "project", *PENDING_VALUES)
 
 
 class StateFormatError(ValueError):
@@ -212,7 +217,7 @@ def update_state(
         stale = np.concatenate([stale, np.zeros(len(new_pools), dtype=bool)])
     source = _positions(seen, state["pool"])
     target = (source >= 0) & ~stale
-    new = _take({k: v[observed] for k, v in snapshot.items() if k in state_inputs()}, source)
+    new = _take({k: snapshot[k][observed] for k in STATE_INPUTS}, source)
     same_day = state["pending_date"] == today
     out = dict(state)
     out["pending_date"] = np.where(target, today, state["pending_date"])
@@ -231,11 +236,6 @@ def update_state(
     return out
 
 
-def state_inputs() -> tuple[str, ...]:
-    """The snapshot columns that update a state."""
-    return ("pool", "chain", "project", *PENDING_VALUES)
-
-
 def expanding(state: Columns, today: np.datetime64) -> tuple[np.ndarray, ...]:
     """Count, mean and sample std of APY through today: committed Welford plus today's pending."""
     today_apy = np.where(state["pending_date"] == today, state["pending_apy"], np.nan)
@@ -245,7 +245,7 @@ def expanding(state: Columns, today: np.datetime64) -> tuple[np.ndarray, ...]:
     return count, mean, std
 
 
-def _grid(state: Columns, today: np.datetime64, days: int) -> dict[str, np.ndarray]:
+def trailing_grid(state: Columns, today: np.datetime64, days: int) -> dict[str, np.ndarray]:
     """Per value, a (pools, W+1) matrix of days today-W..today: committed days, then pending."""
     n = len(state["pool"])
     offset = _days(today - state["last_date"])
@@ -414,7 +414,7 @@ def serving_features(
     stale = stale_pools(state, run_timestamp)
     where = _positions(state["pool"], pools["pool"])
     rows = _take(state, where)
-    grid = _grid(rows, today, days)
+    grid = trailing_grid(rows, today, days)
     features: Columns = {
         "pool": pools["pool"],
         "apy": grid["apy"][:, days],
