@@ -25,6 +25,9 @@ HISTORY_COLUMNS = [
     "apyBase",
     "apyReward",
 ]
+# What each pool-day of the daily grid carries: its values, and its pool's attributes.
+DAILY_VALUE_COLUMNS = ("apy", "apyBase", "apyReward", "tvlUsd")
+POOL_ATTRIBUTE_COLUMNS = ("chain", "project", "symbol")
 
 # The legacy `POST /predictions` contract: the six features of each row, in this order.
 ORIGINAL_FEATURES = [

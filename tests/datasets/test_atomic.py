@@ -9,7 +9,10 @@ from pathlib import Path
 import boto3
 import pandas as pd
 import pytest
+import yaml
+from kedro.io.core import AbstractDataset
 
+from tests.conftest import PROJECT_ROOT
 from yield_runway.datasets import atomic
 from yield_runway.datasets.atomic import AtomicDataset
 from yield_runway.features.state_dataset import FeatureStateDataset, StateConflictError
@@ -93,10 +96,11 @@ def test_state_commit_is_conditional_on_s3(s3_server):
 
 
 def test_the_raw_history_is_written_whole(tmp_path, monkeypatch):
-    from yield_runway.datasets import CSVBatchesDataset
-
-    target = tmp_path / "live" / "pools_history.csv.gz"
-    dataset = CSVBatchesDataset(filepath=str(target), save_args={"index": False})
+    entry = yaml.safe_load((PROJECT_ROOT / "conf/base/catalog.yml").read_text())
+    config = {**entry["pools_history@pandas"], "filepath": str(tmp_path / "live" / "h.csv")}
+    config["dataset"] = {**config["dataset"], "fs_args": {}}
+    target = tmp_path / "live" / "h.csv"
+    dataset = AbstractDataset.from_config("pools_history", config)
     dataset.save(pd.DataFrame({"pool": ["a", "b"], "apy": [1.0, 2.0]}))
 
     def killed(*args):  # ingestion killed while writing: the temporary file is all it wrote
@@ -106,11 +110,11 @@ def test_the_raw_history_is_written_whole(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         dataset.save(pd.DataFrame({"pool": ["c"], "apy": [3.0]}))
     monkeypatch.undo()
-    assert pd.read_csv(target)["pool"].tolist() == ["a", "b"]  # gzip, whole, the old one
+    assert pd.read_csv(target)["pool"].tolist() == ["a", "b"]  # whole, the old one
     dataset.save(pd.DataFrame({"pool": ["c"], "apy": [3.0]}))
     assert pd.read_csv(target)["pool"].tolist() == ["c"]
     names = sorted(p.name for p in target.parent.iterdir())
-    assert names == [".pools_history.csv.gz.lock", "pools_history.csv.gz"]
+    assert names == [".h.csv.lock", "h.csv"]
 
 
 def test_a_state_read_without_a_version_is_never_written_unconditionally(tmp_path):

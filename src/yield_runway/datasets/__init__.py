@@ -1,7 +1,6 @@
 """Custom Kedro datasets of the project."""
 
 from yield_runway.datasets.atomic import AtomicDataset
-from yield_runway.datasets.csv_batches import CSVBatches, CSVBatchesDataset
 from yield_runway.datasets.release import ModelReleaseDataset
 
-__all__ = ["AtomicDataset", "CSVBatches", "CSVBatchesDataset", "ModelReleaseDataset"]
+__all__ = ["AtomicDataset", "ModelReleaseDataset"]

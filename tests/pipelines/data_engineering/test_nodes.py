@@ -1,26 +1,23 @@
-"""Tests of the data_engineering nodes on small hand-built frames."""
+"""Tests of the data_engineering nodes on small hand-built histories, run on the engine."""
 
 from __future__ import annotations
 
+import ibis
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
+from tests.pipelines.data_engineering import engine, reference
 from yield_runway.contracts import HISTORY_COLUMNS
 from yield_runway.features.snapshot import extract_pool_metadata
-from yield_runway.pipelines.data_engineering import reference
 from yield_runway.pipelines.data_engineering.nodes import (
-    _outlier_cap,
-    build_daily_grid,
     check_history_growth,
     derive_observation_limits,
-    reduce_pools_history,
 )
 
 
 def _raw(rows: list[list]) -> pd.DataFrame:
-    """A raw history frame of text values, as the catalog loads it."""
+    """A raw history frame of text values, as the file holds them."""
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS).astype("string")
 
 
@@ -33,13 +30,36 @@ def de_params(parameters) -> dict:
     return {**parameters["data_engineering"], "apy_outlier_quantile": 1.0}
 
 
-def test_missing_column_is_named(de_params):
+@pytest.fixture
+def reduce(tmp_path):
+    """Reduce a raw frame (written as a file) on the engine: observed pool-days and report."""
+
+    def _reduce(raw: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, dict]:
+        work = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
+        work.mkdir()
+        days, report = engine.reduce(engine.write_csv(raw, work / "h.csv"), params, work)
+        return days.order_by(["pool", "date"]).to_pandas(), report
+
+    return _reduce
+
+
+@pytest.fixture
+def grid(tmp_path):
+    """The daily grid of a raw frame and snapshot metadata, as the features read it."""
+
+    def _grid(raw: pd.DataFrame, params: dict, metadata: pd.DataFrame) -> pd.DataFrame:
+        return engine.daily(engine.write_csv(raw, tmp_path / "h.csv"), params, tmp_path, metadata)[0]
+
+    return _grid
+
+
+def test_missing_column_is_named(reduce, de_params):
     raw = _raw([_good("2025-01-01T00:00:00.000Z")]).drop(columns=["apy", "chain"])
     with pytest.raises(ValueError, match=r"missing required column\(s\): chain, apy"):
-        reduce_pools_history(raw, de_params)
+        reduce(raw, de_params)
 
 
-def test_bad_rows_are_dropped_and_counted(de_params, caplog):
+def test_bad_rows_are_dropped_and_counted(reduce, de_params, caplog):
     rows = [
         _good("2025-01-01T01:00:00.000Z"),
         _good("2025-01-01T01:00:00.000Z"),  # exact duplicate
@@ -56,7 +76,7 @@ def test_bad_rows_are_dropped_and_counted(de_params, caplog):
         _good("2025-01-01T08:00:00.000Z", apy="7.5"),
     ]
     with caplog.at_level("INFO"):
-        daily, report = reduce_pools_history(_raw(rows), {**de_params, "daily_aggregation": "mean"})
+        daily, report = reduce(_raw(rows), {**de_params, "daily_aggregation": "mean"})
     assert report["dropped_by_reason"] == {
         "duplicate_row": 1,
         "missing_pool": 2,
@@ -76,47 +96,35 @@ def test_bad_rows_are_dropped_and_counted(de_params, caplog):
     assert "dropped duplicate_row=1, missing_pool=2" in caplog.text
 
 
-def test_apy_outliers_above_quantile_are_dropped(de_params):
+def test_apy_outliers_above_quantile_are_dropped(reduce, de_params):
     rows = [
         _good(f"2025-01-01T{h:02d}:00:00.000Z", apy=str(a)) for h, a in enumerate([1, 2, 3, 9e4])
     ]
     params = {**de_params, "apy_outlier_quantile": 0.7, "daily_aggregation": "mean"}
-    daily, report = reduce_pools_history(_raw(rows), params)
+    daily, report = reduce(_raw(rows), params)
     assert daily["apy"].tolist() == [2.0]
     assert report["rows_clean"] == 3
     assert report["dropped_by_reason"]["apy_outlier"] == 1
 
 
-def test_outlier_cap_from_the_suspects_is_numpys_quantile_of_every_apy():
-    rng = np.random.default_rng(7)
-    paths = set()
-    for _ in range(600):
-        batches, suspects, guards = [], [], []
-        for _ in range(int(rng.integers(1, 5))):
-            # Rounded lognormal APYs: heavy tails and ties, as real APYs have.
-            apy = np.round(rng.lognormal(0.0, 2.0, int(rng.integers(1, 300))), 2)
-            guard = float(np.quantile(apy[::8], 0.99)) if rng.random() < 0.8 else float(apy[0])
-            batches.append(apy)
-            suspects.append({"apy": apy[apy > guard]})
-            guards.append(guard)
-        q = float(rng.choice([0.999, 0.99, 0.5, 0.0, 1.0]))
-        run = {"clean_apy": batches, "suspects": suspects, "guard": max(guards)}
-        every = np.concatenate(batches)
-        expected = float(np.quantile(every, q))
-        assert _outlier_cap(run, len(every), q) == (expected, int((every > expected).sum()))
-        top = np.concatenate([s["apy"] for s in suspects])
-        paths.add(int(np.floor((len(every) - 1) * q)) >= len(every) - (top > max(guards)).sum())
-    assert paths == {True, False}  # both the suspects-only and the whole-array path ran
-    assert _outlier_cap({"clean_apy": [], "suspects": [], "guard": -np.inf}, 0, 0.999) == (
-        np.inf,
-        0,
-    )
+@pytest.mark.parametrize("seed", range(4))
+def test_the_outlier_cap_is_numpys_quantile_of_the_distinct_clean_apys(reduce, de_params, seed):
+    rng = np.random.default_rng(seed)
+    # Rounded lognormal APYs: heavy tails and ties, as real APYs have; a few exact duplicates.
+    apy = np.round(rng.lognormal(0.0, 2.0, 400), 2)
+    rows = [_good(f"2025-01-{1 + i // 24:02d}T{i % 24:02d}:00:00Z", apy=f"{a}") for i, a in enumerate(apy)]
+    rows += rows[:7]
+    q = [0.999, 0.99, 0.5, 0.0][seed]
+    _, report = reduce(_raw(rows), {**de_params, "apy_outlier_quantile": q})
+    assert report["apy_outlier_cap"] == float(np.quantile(apy, q))
+    assert report["dropped_by_reason"]["apy_outlier"] == int((apy > np.quantile(apy, q)).sum())
+    assert report["dropped_by_reason"]["duplicate_row"] == 7
 
 
-def test_optional_columns_may_be_absent(de_params):
+def test_optional_columns_may_be_absent(reduce, de_params):
     raw = _raw([_good("2025-01-01T00:00:00.000Z")]).drop(columns=["apyBase", "apyReward"])
-    daily, _ = reduce_pools_history(raw, de_params)
-    assert "apyReward" not in daily.columns and daily["apy"].tolist() == [5.0]
+    daily, _ = reduce(raw, de_params)
+    assert daily["apyReward"].isna().all() and daily["apy"].tolist() == [5.0]
 
 
 def test_snapshot_flags_are_encoded():
@@ -145,7 +153,7 @@ def _history(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("how, expected", [("last", 3.0), ("mean", 2.0), ("median", 2.0)])
-def test_daily_aggregation_and_grid(how, expected, de_params):
+def test_daily_aggregation_and_grid(grid, how, expected, de_params):
     raw = _history(
         [
             ("2025-01-01T01:00:00Z", "p1", 1.0),
@@ -156,8 +164,7 @@ def test_daily_aggregation_and_grid(how, expected, de_params):
         ]
     )
     meta = pd.DataFrame({"pool": ["p1"], "stablecoin": [1.0], "ilRisk": [0.0], "exposure": [0.0]})
-    observed, _ = reduce_pools_history(raw, {**de_params, "daily_aggregation": how})
-    daily = build_daily_grid(observed, meta)
+    daily = grid(raw, {**de_params, "daily_aggregation": how}, meta)
     p1 = daily.loc[daily["pool"] == "p1"]
     # A regular grid: the two missing days are rows with no observation.
     assert p1["date"].dt.strftime("%m-%d").tolist() == ["01-01", "01-02", "01-03", "01-04"]
@@ -168,9 +175,9 @@ def test_daily_aggregation_and_grid(how, expected, de_params):
     assert len(p2) == 1 and np.isnan(p2["stablecoin"].iloc[0])
 
 
-def test_daily_aggregation_rejects_unknown_method(de_params):
+def test_daily_aggregation_rejects_unknown_method(reduce, de_params):
     with pytest.raises(ValueError, match="daily_aggregation"):
-        reduce_pools_history(
+        reduce(
             _history([("2025-01-01T01:00:00Z", "p1", 1.0)]),
             {**de_params, "daily_aggregation": "max"},
         )
@@ -186,9 +193,9 @@ def test_daily_aggregation_rejects_unknown_method(de_params):
         "2100-01-01T00:00:00.000Z",  # the window's end is exclusive
     ],
 )
-def test_timestamps_outside_the_window_are_unparsable(de_params, timestamp):
+def test_timestamps_outside_the_window_are_unparsable(reduce, de_params, timestamp):
     raw = _raw([_good("2025-01-01T01:00:00.000Z"), _good(timestamp, pool="p2")])
-    daily, report = reduce_pools_history(raw, de_params)
+    daily, report = reduce(raw, de_params)
     assert report["dropped_by_reason"]["unparsable_timestamp"] == 1
     assert daily["pool"].tolist() == ["p1"]
     # The whole-file reference agrees.
@@ -204,23 +211,20 @@ def test_observation_limits_are_the_tighter_of_the_caps(de_params):
     assert derive_observation_limits(report, {**de_params, "apy_max": 5000})["apy_limit"] == 5000.0
 
 
-def test_a_history_with_no_usable_row_is_refused_with_the_reasons(de_params):
+def test_a_history_with_no_usable_row_is_refused_with_the_reasons(reduce, de_params):
     raw = _raw([_good("2025-01-01T01:00:00.000Z", apy="-3"), _good("garbage", pool="p2")])
     with pytest.raises(ValueError, match="no usable row: 2 rows read, all dropped") as error:
-        reduce_pools_history(raw, de_params)
+        reduce(raw, de_params)
     assert "negative_apy=1" in str(error.value) and "unparsable_timestamp=1" in str(error.value)
-    # A header and no row: the same refusal, not an empty model.
-    header_only = iter([pa.RecordBatch.from_pandas(_raw([]), preserve_index=False)])
-    with pytest.raises(ValueError, match="0 rows read, all dropped \\(the file has no row\\)"):
-        reduce_pools_history(header_only, de_params)
 
 
-def _reduced(days: dict[str, int]) -> pd.DataFrame:
-    """Observed pool-days: each pool's days from 2025-01-01."""
-    return pd.DataFrame(
+def _reduced(days: dict[str, int]) -> ibis.Table:
+    """Observed pool-days, an engine table: each pool's days from 2025-01-01."""
+    frame = pd.DataFrame(
         [(pool, day) for pool, n in days.items() for day in pd.date_range("2025-01-01", periods=n)],
         columns=["pool", "date"],
     )
+    return ibis.memtable(frame.assign(date=frame["date"].dt.date))
 
 
 REPORT = {"rows_raw": 240, "rows_clean": 230, "pools": 4}
@@ -231,7 +235,7 @@ def test_history_growth_passes_a_longer_history_on_and_summarises_it(de_params):
     trained = {"pool_last_dates": {"a": "2025-01-08", "b": "2025-01-10"}}
     daily = _reduced(FOUR)
     passed, report, summary = check_history_growth(daily, REPORT, trained, de_params)
-    assert passed is daily and report is REPORT
+    assert passed is daily and report == REPORT
     assert summary == {
         "rows_raw": 240,
         "rows_clean": 230,
@@ -264,3 +268,38 @@ def test_a_few_pools_may_go(de_params):
     trained = {"pool_last_dates": dict.fromkeys("abcd", "2025-01-10")}
     now = {"a": 10, "b": 10, "c": 10, "e": 3}
     assert check_history_growth(_reduced(now), REPORT, trained, de_params)[2]["pools"] == 4
+
+
+def test_exact_duplicates_are_equal_as_read(reduce, de_params):
+    rows = [
+        _good("2025-01-01T01:00:00Z", apy="1.0"),
+        _good("2025-01-01T01:00:00.000Z", apy="1"),  # the same instant and number as read
+        _good("2025-01-01T02:00:00Z", apy=""),
+        _good("2025-01-01T02:00:00Z", apy="n/a"),  # not blank: another reading, another reason
+        _good("2025-01-01T03:00:00Z", pool=" p1"),  # another text: not a duplicate
+    ]
+    daily, report = reduce(_raw(rows), {**de_params, "daily_aggregation": "mean"})
+    dropped = report["dropped_by_reason"]
+    assert (dropped["duplicate_row"], dropped["missing_apy"], dropped["non_numeric_apy"]) == (1, 1, 1)
+    assert report["rows_clean"] == 2 and daily["pool"].tolist() == ["p1"]
+
+
+def test_last_is_the_latest_known_value_and_a_tie_takes_the_larger(reduce, de_params):
+    rows = [
+        [*_good("2025-01-01T05:00:00Z", apy="2.0")[:7], "1.5", "0.5"],
+        [*_good("2025-01-01T09:00:00Z", apy="4.0")[:7], "4.0", None],  # no reward: 05:00's holds
+        [*_good("2025-01-01T09:00:00Z", apy="3.0")[:7], "3.0", None],  # a conflicting snapshot
+        [*_good("2025-01-02T09:00:00Z", apy="6.0")[:2], None, "aave-v4", "USDC", "1000", "6", "6", None],
+    ]
+    daily, _ = reduce(_raw(rows), de_params)
+    assert daily["apy"].tolist() == [4.0, 6.0] and daily["apyReward"].tolist()[0] == 0.5
+    # A pool's attributes are its latest known ones, on every day.
+    assert daily["chain"].tolist() == ["Ethereum", "Ethereum"]
+    assert daily["project"].tolist() == ["aave-v4", "aave-v4"]
+
+
+def test_a_calendar_day_is_a_utc_day(reduce, de_params):
+    rows = [_good("2025-01-01T23:30:00-02:00", apy="1"), _good("2025-01-02T01:00:00+03:00", apy="2")]
+    daily, _ = reduce(_raw(rows), de_params)
+    assert daily["date"].astype(str).tolist() == ["2025-01-01", "2025-01-02"]
+    assert daily["apy"].tolist() == [2.0, 1.0]

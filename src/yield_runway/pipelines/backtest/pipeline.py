@@ -40,7 +40,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "backtest_scores",
                     "apy_forecasts",
-                    "pools_daily",
+                    "pools_daily@pandas",
                     "model_input_table",
                     "params:backtest",
                 ],
@@ -49,7 +49,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 run_backtest,
-                inputs=["backtest_universe", "backtest_scores", "pools_daily", "params:backtest"],
+                inputs=["backtest_universe", "backtest_scores", "pools_daily@pandas", "params:backtest"],
                 outputs=["backtest_daily", "backtest_positions"],
                 name="run_backtest",
             ),

@@ -1,260 +1,230 @@
-"""Nodes of the data_engineering pipeline."""
+"""Nodes of the data_engineering pipeline: one Ibis definition of cleaning, daily aggregation and
+the daily grid, run by the engine the catalog connects (DuckDB here, PySpark past one machine)."""
 
 from __future__ import annotations
 
-import itertools
 import logging
-import math
-from collections import deque
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-import numpy as np
+import ibis
+import ibis.expr.types as ir
 import pandas as pd
-import pyarrow as pa
+from ibis import _
 
-from . import partials
-from .fingerprint import SeenFingerprints
-from .grid import DAILY_VALUE_COLUMNS, POOL_ATTRIBUTE_COLUMNS, daily_grid
-from .partials import Rows
-from .validation import CleanRows, ParsedBatch, StreamState, parse_batch, resolve_batch
+from yield_runway.contracts import DAILY_VALUE_COLUMNS, POOL_ATTRIBUTE_COLUMNS
 
 logger = logging.getLogger(__name__)
 
 AGGREGATIONS = ("last", "mean", "median")
+# Each bad row is counted once, under the first reason that applies, in this order.
+REASONS = (
+    "missing_pool",
+    "unparsable_timestamp",
+    "missing_apy",
+    "non_numeric_apy",
+    "negative_apy",
+    "absurd_apy",
+    "invalid_tvl",
+)
+UTC = "timestamp('UTC')"
 
 
-def _batches(pools_history: Iterable[pa.RecordBatch] | pd.DataFrame) -> Iterable[pa.RecordBatch]:
-    """Arrow batches of text from a lazy CSV (the catalog's) or an in-memory frame (one batch)."""
-    if isinstance(pools_history, pd.DataFrame):
-        return pa.Table.from_pandas(
-            pools_history.astype("string"), preserve_index=False
-        ).to_batches()
-    return pools_history
+def _blank(text: ir.StringValue) -> ir.BooleanValue:
+    """True where a raw text value is null, empty or the text 'nan' (spaces aside)."""
+    stripped = text.strip()
+    # Only short texts can be blank: the lowercase test runs on those alone.
+    return text.isnull() | ibis.ifelse(stripped.length() <= 3, stripped.lower().isin(["", "nan"]), False)
 
 
-def time_window(params: dict[str, Any]) -> tuple[int, int]:
-    """The plausible snapshot window [first, last) from parameters, as epoch nanoseconds UTC."""
-    first, last = (pd.Timestamp(t, tz="UTC").value for t in params["timestamp_window"])
-    return first, last
+def _number(text: ir.StringValue) -> ir.FloatingValue:
+    """Text as a float; anything unparsable (NaN included) is null, as pandas' NaN would be."""
+    value = text.try_cast("float64")
+    return ibis.ifelse(value.isnan(), ibis.null("float64"), value)
 
 
-def _check_columns(names: list[str], required: list[str], name: str) -> None:
-    """Raise a ValueError naming every required column that is missing."""
-    missing = [column for column in required if column not in names]
+def _apy_reading(text: ir.StringValue) -> ir.FloatingValue:
+    """APY text as a float; NaN where blank and null where not a number (two reasons to drop)."""
+    value = text.try_cast("float64")
+    # Blankness is only asked of the texts that are not numbers.
+    return ibis.ifelse(
+        value.notnull() & ~value.isnan(),
+        value,
+        ibis.ifelse(_blank(text), ibis.literal(float("nan")), ibis.null("float64")),
+    )
+
+
+def _instant(text: ir.StringValue, window: list[str]) -> ir.TimestampValue:
+    """Text as a UTC instant; null when unparsable or outside the plausible [first, last)."""
+    value = text.try_cast(UTC)
+    first, last = (ibis.timestamp(pd.Timestamp(t, tz="UTC")) for t in window)
+    return ibis.ifelse((value >= first) & (value < last), value, ibis.null(UTC))
+
+
+def _known(value: ir.FloatingValue) -> ir.FloatingValue:
+    """A finite non-negative component as is, anything else unknown (null), keeping the row."""
+    return ibis.ifelse(value.notnull() & ~value.isinf() & (value >= 0), value, ibis.null("float64"))
+
+
+def read_snapshots(pools_history: ir.Table, params: dict[str, Any]) -> ir.Table:
+    """Each distinct snapshot as read, how often it occurs, and the code of the reason it is
+    dropped for (`REASONS[code - 1]`; null when clean): one pass over the raw history.
+
+    Exact duplicates are rows equal in every column as read (texts as is, instants, numbers):
+    each distinct reading is kept once, its other occurrences count as `duplicate_row`.
+    """
+    required = list(params["required_columns"])
+    missing = [c for c in required if c not in pools_history.columns]
     if missing:
         raise ValueError(
-            f"{name} is missing required column(s): {', '.join(missing)}; "
-            f"found: {', '.join(map(str, names))}"
+            f"pools_history is missing required column(s): {', '.join(missing)}; "
+            f"found: {', '.join(pools_history.columns)} (an empty file, or another header?)"
         )
-
-
-def _pass(
-    pools_history: Iterable[pa.RecordBatch] | pd.DataFrame,
-    params: dict[str, Any],
-    how: str,
-    threshold: float | None,
-) -> dict[str, Any]:
-    """One pass over the history: validation and partial aggregates of the clean rows.
-
-    Rows with APY above the batch's guard threshold (or above `threshold`, when the outlier cap
-    is already known) are kept aside as "suspects" rather than aggregated: the cap is only known
-    at the end, and only rows at or below it may enter the daily values.
-    """
-    batches = iter(_batches(pools_history))
-    first = next(batches, None)
-    if first is None:
-        raise ValueError("pools_history is empty: not even a header row")
-    names = list(first.schema.names)
-    _check_columns(names, list(params["required_columns"]), "pools_history")
-    optional = [c for c in params["optional_numeric_columns"] if c in names]
-    state = StreamState(
-        list(params["required_columns"]),
-        optional,
-        params["apy_max"],
-        time_window(params),
-        # Sized up front when the source can tell its rows (a filter that grows is rebuilt).
-        seen=SeenFingerprints(getattr(pools_history, "expected_rows", None)),
-    )
-    values = [c for c in DAILY_VALUE_COLUMNS if c in ("apy", "tvlUsd", *optional)]
-    value_parts, attribute_parts, suspects, clean_apy, guards = [], [], [], [], []
-    threads = max(1, int(params["parse_threads"]))
-    with ThreadPoolExecutor(threads, thread_name_prefix="history") as pool:
-        aggregating: deque = deque()
-        for parsed in _parsed(pool, itertools.chain([first], batches), state, threads):
-            clean = resolve_batch(parsed, state)
-            clean_apy.append(clean.apy)
-            rows, suspect, guard = _set_aside_high_apy(clean, threshold, params)
-            guards.append(guard)
-            if suspect is not None:
-                suspects.append(suspect)
-            # Partial aggregates depend only on their rows: the pool computes them meanwhile.
-            # Collected in batch order, so daily means sum in the same order on every run.
-            aggregating.append(pool.submit(_batch_partials, rows, values, how))
-            while len(aggregating) > threads:
-                _collect(aggregating.popleft(), value_parts, attribute_parts)
-                value_parts, attribute_parts = _compact(
-                    pool, value_parts, attribute_parts, values, how
-                )
-        while aggregating:
-            _collect(aggregating.popleft(), value_parts, attribute_parts)
-        value_parts, attribute_parts = _done(value_parts), _done(attribute_parts)
-    return {
-        "state": state,
-        "values": values,
-        "value_parts": value_parts,
-        "attribute_parts": attribute_parts,
-        "suspects": suspects,
-        # 8 bytes per clean row: the exact outlier quantile may need every clean APY value.
-        "clean_apy": clean_apy,
-        "guard": max(guards, default=-np.inf),
+    raw = pools_history
+    optional = {
+        c: _number(raw[c]) if c in raw.columns else ibis.null("float64")
+        for c in params["optional_numeric_columns"]
     }
+    readings = raw.group_by(
+        pool_text=raw.pool,
+        **{a: raw[a] for a in POOL_ATTRIBUTE_COLUMNS},
+        ts=_instant(raw.timestamp, params["timestamp_window"]),
+        apy=_apy_reading(raw.apy),
+        tvlUsd=_number(raw.tvlUsd),
+        **optional,
+    ).agg(n=_.count())
+    apy, tvl = readings.apy, readings.tvlUsd
+    tests = (
+        _blank(readings.pool_text),
+        readings.ts.isnull(),
+        apy.isnan(),
+        apy.isnull() | apy.isinf(),
+        apy < 0,
+        apy > params["apy_max"],
+        tvl.isnull() | tvl.isinf() | (tvl < 0),
+    )
+    codes = [ibis.literal(code, "int8") for code in range(1, len(REASONS) + 1)]
+    return readings.select(
+        pool=readings.pool_text.strip(),
+        *POOL_ATTRIBUTE_COLUMNS,
+        ts=readings.ts,
+        apy=apy,
+        tvlUsd=tvl,
+        **{c: _known(readings[c]) for c in optional},
+        n=readings.n,
+        reason=ibis.cases(*zip(tests, codes, strict=True), else_=ibis.null("int8")),
+    )
 
 
-def _set_aside_high_apy(
-    clean: CleanRows, threshold: float | None, params: dict[str, Any]
-) -> tuple[Rows, Rows | None, float]:
-    """Split off rows above the guard (the batch's quantile, or the known cap): rows, suspects.
+def malformed_rows(snapshot_readings: ir.Table) -> list[dict[str, Any]]:
+    """Rows the engine's reader skipped, reading the history: line, problem and text.
 
-    With the cap known (`threshold`), rows above it are simply outliers: no suspects are kept.
+    DuckDB keeps them in its `reject_errors` table (catalog load_args `store_rejects`) until
+    its next read of a CSV; an engine that keeps none reports none.
     """
-    apy = clean.apy
-    if threshold is not None:
-        guard = threshold
-    elif len(apy):
-        # Any guard keeps the result exact (a guard above the final cap means a second pass):
-        # the quantile of every 8th row is as good a guard, at an eighth of the cost.
-        guard = float(np.quantile(apy[::8], params["apy_outlier_guard_quantile"]))
-    else:
-        guard = np.inf
-    high = apy > guard
-    if not high.any():
-        return clean.take(), None, guard
-    return clean.take(~high), (clean.take(high) if threshold is None else None), guard
+    backend = snapshot_readings._find_backend()
+    if "reject_errors" not in backend.list_tables():
+        return []
+    rejects = backend.table("reject_errors")
+    # The last scan's, once per line (each of the reader's passes over a bad line records it).
+    last = rejects.filter(rejects.scan_id == rejects.scan_id.max())
+    rows = last.group_by("scan_id", "file_id", "line").agg(
+        problem=_.error_message.min(), text=_.csv_line.min()
+    )
+    rows = rows.join(backend.table("reject_scans"), ["scan_id", "file_id"])
+    return [
+        {"file": r.file_path, "line": int(r.line), "problem": r.problem.split("\n")[0], "text": r.text}
+        for r in rows.order_by("line").to_pandas().itertuples()
+    ]
 
 
-def _take(rows: Rows, mask: np.ndarray) -> Rows:
-    """The rows where `mask` is true."""
-    return {name: values[mask] for name, values in rows.items()}
-
-
-def _parsed(
-    pool: ThreadPoolExecutor, batches: Iterable[pa.RecordBatch], state: StreamState, ahead: int
-) -> Iterator[ParsedBatch]:
-    """The batches parsed in `pool`, in order, with at most `ahead` more being parsed."""
-    pending: deque = deque()
-    for batch in batches:
-        pending.append(
-            pool.submit(parse_batch, batch, state.required, state.optional, state.time_window)
-        )
-        if len(pending) > ahead:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
-
-
-def _collect(future: Future, value_parts: list, attribute_parts: list) -> None:
-    """Append one batch's finished value and attribute partials."""
-    value_part, attribute_part = future.result()
-    value_parts.append(value_part)
-    attribute_parts.append(attribute_part)
-
-
-def _batch_partials(rows: Rows, values: list[str], how: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The value and attribute partial aggregates of one batch's clean rows."""
-    return partials.value_partial(rows, values, how), partials.attribute_partial(rows)
-
-
-def _compact(
-    pool: ThreadPoolExecutor,
-    value_parts: list[pd.DataFrame | Future],
-    attribute_parts: list[pd.DataFrame | Future],
-    values: list[str],
-    how: str,
-) -> tuple[list[pd.DataFrame | Future], list[pd.DataFrame | Future]]:
-    """Combine the partials (in `pool`) once the newer ones outweigh the combined first one.
-
-    Memory stays within about twice the output (partials of different batches share keys only
-    where batches overlap in pool-days), and each key is combined O(log n) times in all. The
-    combination runs beside the stream (the first part is then its future): done here, it held
-    up the batches behind it for up to half a second.
-    """
-    if how != "median" and _outweighed(value_parts):
-        value_parts = [pool.submit(partials.combine_values, _done(value_parts), values, how)]
-    if _outweighed(attribute_parts):
-        attribute_parts = [pool.submit(partials.combine_attributes, _done(attribute_parts))]
-    return value_parts, attribute_parts
-
-
-def _outweighed(parts: list[pd.DataFrame | Future]) -> bool:
-    """True when there are many parts and those after the first hold more rows than it."""
-    return len(parts) >= 16 and sum(len(p) for p in parts[1:]) >= len(_done(parts[:1])[0])
-
-
-def _done(parts: list[pd.DataFrame | Future]) -> list[pd.DataFrame]:
-    """The parts, a combination still running awaited (it is long done when next needed)."""
-    return [p.result() if isinstance(p, Future) else p for p in parts]
-
-
-def reduce_pools_history(
-    pools_history: Iterable[pa.RecordBatch] | pd.DataFrame, params: dict[str, Any]
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Validate the raw history, drop and count bad rows and APY outliers, reduce to pool-days."""
-    how = params["daily_aggregation"]
-    if how not in AGGREGATIONS:
-        raise ValueError(f"daily_aggregation must be last, mean or median, got {how!r}")
-    run = _pass(pools_history, params, how, threshold=None)
-    n_apy = sum(len(apy) for apy in run["clean_apy"])
-    cap, n_outliers = _outlier_cap(run, n_apy, params["apy_outlier_quantile"])
-    if run["guard"] > cap:
-        # Some batch's guard was above the final cap, so outliers may be in its aggregates:
-        # rare (it takes APYs that fall a lot later in the file); a second pass is exact.
-        logger.info("APY outlier cap %.4g below a batch guard: second pass", cap)
-        run = _pass(pools_history, params, how, threshold=cap)
-    state, values = run["state"], run["values"]
-    kept = [_take(s, s["apy"] <= cap) for s in run["suspects"]]
-    if kept:
-        rows = {name: np.concatenate([k[name] for k in kept]) for name in kept[0]}
-        run["value_parts"].append(partials.value_partial(rows, values, how))
-        run["attribute_parts"].append(partials.attribute_partial(rows))
-    observed = _observed_days(run, values, how)
-
-    n_malformed, malformed = _malformed_rows(pools_history)
-    state.rows += n_malformed
-    dropped = {**state.dropped, "malformed_row": n_malformed, "apy_outlier": n_outliers}
-    n_clean = n_apy - n_outliers
-    if not n_clean:
+def summarise_cleaning(
+    snapshot_readings: ir.Table, malformed: list[dict[str, Any]], params: dict[str, Any]
+) -> dict[str, Any]:
+    """Count the rows dropped by reason and find the exact APY outlier cap."""
+    counts = snapshot_readings.group_by("reason").agg(rows=_.n.sum(), distinct=_.count())
+    counts = counts.to_pandas()
+    by_code = dict(zip(counts["reason"], counts["distinct"], strict=True))
+    n_clean = int(counts.loc[counts["reason"].isna(), "distinct"].sum())
+    dropped = {
+        "duplicate_row": int((counts["rows"] - counts["distinct"]).sum()),
+        **{r: int(by_code.get(code, 0)) for code, r in enumerate(REASONS, 1)},
+        "malformed_row": len(malformed),
+    }
+    rows_raw = int(counts["rows"].sum()) + len(malformed)
+    cap, n_outliers = None, 0
+    if n_clean:
+        clean = snapshot_readings.filter(_.reason.isnull())
+        # The exact linear quantile of every clean reading's APY (NumPy's and pandas' default).
+        cap = float(clean.apy.quantile(params["apy_outlier_quantile"]).execute())
+        n_outliers = int(clean.filter(_.apy > cap).count().execute())
+    dropped["apy_outlier"] = n_outliers
+    rows_clean = n_clean - n_outliers
+    if not rows_clean:
         # Nothing to train on: say why, before an empty grid or an infinite APY cap is written.
         reasons = ", ".join(f"{k}={v}" for k, v in dropped.items() if v) or "the file has no row"
         raise ValueError(
-            f"pools_history has no usable row: {state.rows:,} rows read, all dropped ({reasons})"
+            f"pools_history has no usable row: {rows_raw:,} rows read, all dropped ({reasons})"
         )
-    report = {
-        "rows_raw": state.rows,
-        "rows_clean": n_clean,
-        "rows_dropped": state.rows - n_clean,
-        "dropped_by_reason": dropped,
-        "apy_outlier_cap": cap,
-        "pools": int(observed["pool"].nunique()),
-        "malformed_rows": malformed,
-    }
+    for row in malformed[:5]:
+        logger.warning("%s line %s: %s; row dropped: %r", *row.values())
     logger.info(
         "Cleaned pools_history: kept %d of %d rows; dropped %s (APY outlier cap %.4g%%)",
-        n_clean,
-        state.rows,
+        rows_clean,
+        rows_raw,
         ", ".join(f"{k}={v}" for k, v in dropped.items()),
         cap,
     )
-    return observed, report
+    return {
+        "rows_raw": rows_raw,
+        "rows_clean": rows_clean,
+        "rows_dropped": rows_raw - rows_clean,
+        "dropped_by_reason": dropped,
+        "apy_outlier_cap": cap,
+        "malformed_rows": malformed,
+    }
+
+
+def _latest(value: ir.Value, ts: ir.TimestampValue) -> ir.StructValue:
+    """The (ts, value) of the latest instant where the value is known (pandas' `last()`), at a
+    tie the larger value: a struct's max, which every engine orders the same way."""
+    return ibis.struct({"ts": ts, "value": value}).max(where=value.notnull())
+
+
+def reduce_to_days(
+    snapshot_readings: ir.Table, cleaning_report: dict[str, Any], params: dict[str, Any]
+) -> ir.Table:
+    """Reduce the clean snapshots (outliers dropped) to one row per pool and UTC calendar day,
+    each with its pool's latest known chain, project and symbol."""
+    how = params["daily_aggregation"]
+    if how not in AGGREGATIONS:
+        raise ValueError(f"daily_aggregation must be last, mean or median, got {how!r}")
+    rows = snapshot_readings.filter(
+        _.reason.isnull(), _.apy <= cleaning_report["apy_outlier_cap"]
+    )
+    values = [c for c in DAILY_VALUE_COLUMNS if c in rows.columns]
+    reducers = {
+        "last": lambda v: _latest(rows[v], rows.ts)["value"],
+        "mean": lambda v: rows[v].mean(),
+        "median": lambda v: rows[v].median(),
+    }
+    days = rows.group_by("pool", date=rows.ts.date()).agg(
+        **{v: reducers[how](v) for v in values},
+        # Each attribute's latest (ts, value) of the day: the pool's latest is their max.
+        **{a: _latest(rows[a], rows.ts) for a in POOL_ATTRIBUTE_COLUMNS},
+    )
+    attributes = days.group_by("pool").agg(
+        **{a: days[a].max()["value"] for a in POOL_ATTRIBUTE_COLUMNS}
+    )
+    # Cached: the gate and the grid both read the pool-days.
+    return days.select("pool", "date", *values).join(attributes, "pool").cache()
 
 
 def check_history_growth(
-    pools_daily_reduced: pd.DataFrame,
+    pools_daily_reduced: ir.Table,
     cleaning_report_reduced: dict[str, Any],
     trained_history: dict[str, Any],
     params: dict[str, Any],
-) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]:
+) -> tuple[ir.Table, dict[str, Any], dict[str, Any]]:
     """Pass the pool-days and their report on unless the history lost pools against the one the
     model in service was trained on; summarise it for the release.
 
@@ -262,13 +232,15 @@ def check_history_growth(
     live ingestion refetches today's top pools, and tolerates failures); more than
     `max_lost_pool_share` of them is a truncated file or an ingestion that lost data.
     """
-    last = pools_daily_reduced.groupby("pool", observed=True)["date"].max().dt.strftime("%Y-%m-%d")
+    ends = pools_daily_reduced.group_by("pool").agg(first=_.date.min(), last=_.date.max())
+    ends = ends.order_by("pool").to_pandas()
+    last = pd.Series(pd.to_datetime(ends["last"]).dt.strftime("%Y-%m-%d").to_numpy(), ends["pool"])
     summary = {
         "rows_raw": int(cleaning_report_reduced["rows_raw"]),
         "rows_clean": int(cleaning_report_reduced["rows_clean"]),
         "pools": int(len(last)),
-        "first_date": str(pools_daily_reduced["date"].min().date()),
-        "last_date": str(pools_daily_reduced["date"].max().date()),
+        "first_date": str(pd.Timestamp(ends["first"].min()).date()),
+        "last_date": str(pd.Timestamp(ends["last"].max()).date()),
         "pool_last_dates": dict(zip(last.index.astype(str), last, strict=True)),
     }
     before = pd.Series(trained_history.get("pool_last_dates", {}), dtype="string")
@@ -291,81 +263,8 @@ def check_history_growth(
                     "--params=data_engineering.allow_shrunk_history=true"
                 )
             logger.warning("%s Trained anyway (allow_shrunk_history)", message)
-    return pools_daily_reduced, cleaning_report_reduced, summary
-
-
-def _malformed_rows(
-    pools_history: Iterable[pa.RecordBatch] | pd.DataFrame,
-) -> tuple[int, list[dict[str, Any]]]:
-    """Rows the reader skipped for their number of fields: a count, and the first few, logged
-    with the file and line."""
-    if not hasattr(pools_history, "malformed_rows"):
-        return 0, []
-    count, rows = pools_history.malformed_rows()
-    for row in rows[:5]:
-        logger.warning(
-            "%s line %s: %s; row dropped: %r",
-            pools_history.path,
-            row["line"] or "?",
-            row["problem"],
-            row["text"],
-        )
-    if count > 5:
-        logger.warning("%s: %d malformed rows dropped in all", pools_history.path, count)
-    return count, rows
-
-
-def _outlier_cap(run: dict[str, Any], n: int, q: float) -> tuple[float, int]:
-    """The q-quantile of the n clean APYs (NumPy's linear one, pandas' too), and how many exceed it.
-
-    Every APY above the highest batch guard was set aside as a suspect. When the two values the
-    quantile interpolates are among those, only they are sorted (about 1% of the rows, not all).
-    """
-    if not n:
-        return np.inf, 0
-    suspect = np.concatenate([s["apy"] for s in run["suspects"]] or [np.zeros(0)])
-    above = suspect[suspect > run["guard"]]
-    h = (n - 1) * q
-    lower, first_above = min(math.floor(h), n - 1), n - len(above)
-    if lower >= first_above:
-        top = np.sort(above)
-        pair = top[[lower - first_above, min(lower + 1, n - 1) - first_above]]
-        # NumPy's interpolation of the pair at the same weight, so the same float as the whole.
-        cap = float(np.quantile(pair, h - math.floor(h)))
-        return cap, int((top > cap).sum())
-    everything = np.concatenate(run["clean_apy"])
-    cap = float(np.quantile(everything, q))
-    return cap, int((everything > cap).sum())
-
-
-def _observed_days(run: dict[str, Any], values: list[str], how: str) -> pd.DataFrame:
-    """Observed pool-days (pool, date, daily values, pool attributes) from the partials."""
-    state = run["state"]
-    names = {c: np.array(state.codes[c].names + [None], dtype=object) for c in state.codes}
-    if run["value_parts"]:
-        combined = partials.combine_values(run["value_parts"], values, how)
-        attributes = partials.combine_attributes(run["attribute_parts"])
-    else:
-        combined = pd.DataFrame({"key": np.zeros(0, np.int64), **{v: [] for v in values}})
-        attributes = pd.DataFrame(
-            {"key": np.zeros(0, np.int64), **{a: [] for a in POOL_ATTRIBUTE_COLUMNS}}
-        )
-    daily = partials.finish_values(combined, values, how)
-    pool, date = partials.split_keys(daily["key"].to_numpy())
-    # Texts are built once per distinct code, then taken per row: the same frame as converting
-    # every row's text, or as a left join of the pool attributes on the pool's text.
-    pool_names = pd.array(names["pool"], dtype="string")
-    observed = pd.DataFrame({"pool": pool_names.take(pool), "date": date})
-    for v in values:
-        observed[v] = daily[v].to_numpy(dtype=float)
-    # Each pool's row in the attributes (-1: no attributes, NA after the join).
-    attribute_row = np.full(len(names["pool"]), -1)
-    attribute_row[attributes["key"].to_numpy()] = np.arange(len(attributes))
-    for a in POOL_ATTRIBUTE_COLUMNS:
-        codes = attributes[a].fillna(-1).to_numpy(dtype=np.int64)
-        per_pool = pd.array(names[a], dtype="string").take(codes, allow_fill=True)
-        observed[a] = per_pool.take(attribute_row[pool], allow_fill=True)
-    return observed
+    report = {**cleaning_report_reduced, "pools": int(len(last))}
+    return pools_daily_reduced, report, summary
 
 
 def derive_observation_limits(
@@ -380,10 +279,28 @@ def derive_observation_limits(
     }
 
 
-def build_daily_grid(
-    pools_daily_observed: pd.DataFrame, pool_metadata: pd.DataFrame
-) -> pd.DataFrame:
-    """Spread the observed pool-days over a regular daily grid per pool, with its metadata."""
-    attributes = pools_daily_observed.drop_duplicates("pool")[["pool", *POOL_ATTRIBUTE_COLUMNS]]
-    daily = pools_daily_observed.drop(columns=list(POOL_ATTRIBUTE_COLUMNS))
-    return daily_grid(daily, attributes, pool_metadata)
+def build_daily_grid(pools_daily_observed: ir.Table, pool_metadata: pd.DataFrame) -> ir.Table:
+    """Spread the observed pool-days over each pool's run of days, with its metadata."""
+    days = pools_daily_observed
+    spans = days.group_by("pool").agg(first=_.date.min(), last=_.date.max())
+    offsets = spans.select(
+        "pool", "first", offset=ibis.range(0, spans["last"].delta(spans["first"], unit="day") + 1).unnest()
+    )
+    grid = offsets.select("pool", date=offsets["first"] + offsets.offset.as_interval("D"))
+    attributes = days.select("pool", *POOL_ATTRIBUTE_COLUMNS).distinct()
+    metadata = ibis.memtable(pool_metadata.astype({"pool": "string"}))
+    out = grid
+    # Left joins on the grid's keys, keeping the grid's key columns only.
+    for right, keys in ((days.drop(*POOL_ATTRIBUTE_COLUMNS), ["pool", "date"]),
+                        (attributes, ["pool"]), (metadata, ["pool"])):
+        out = out.left_join(right, keys).select(
+            out, *(right[c] for c in right.columns if c not in keys)
+        )
+    return out.select(
+        "pool",
+        date=out.date.cast("timestamp"),
+        **{v: out[v] if v in out.columns else ibis.null("float64") for v in DAILY_VALUE_COLUMNS},
+        **{a: out[a] for a in POOL_ATTRIBUTE_COLUMNS},
+        **{m: out[m] for m in pool_metadata.columns.drop("pool")},
+        observed=out.apy.notnull(),
+    ).order_by(["pool", "date"])

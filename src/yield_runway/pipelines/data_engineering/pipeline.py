@@ -1,4 +1,7 @@
-"""The data_engineering pipeline: raw history (streamed) -> observed pool-days -> daily grid."""
+"""The data_engineering pipeline: raw history -> distinct snapshots -> pool-days -> daily grid.
+
+Its nodes build Ibis expressions; the catalog's connection decides the engine that runs them.
+"""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -8,7 +11,10 @@ from .nodes import (
     build_daily_grid,
     check_history_growth,
     derive_observation_limits,
-    reduce_pools_history,
+    malformed_rows,
+    read_snapshots,
+    reduce_to_days,
+    summarise_cleaning,
 )
 
 
@@ -17,13 +23,31 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
-                reduce_pools_history,
-                inputs=["pools_history", "params:data_engineering"],
-                outputs=["pools_daily_reduced", "cleaning_report_reduced"],
-                name="reduce_pools_history",
+                read_snapshots,
+                inputs=["pools_history@ibis", "params:data_engineering"],
+                outputs="snapshot_readings",
+                name="read_snapshots",
             ),
-            # A gate: nothing is written from a history that lost pools against the last one trained
-            # on (its report and limits included).
+            Node(
+                malformed_rows,
+                inputs="snapshot_readings",
+                outputs="malformed_history_rows",
+                name="malformed_rows",
+            ),
+            Node(
+                summarise_cleaning,
+                inputs=["snapshot_readings", "malformed_history_rows", "params:data_engineering"],
+                outputs="cleaning_report_reduced",
+                name="summarise_cleaning",
+            ),
+            Node(
+                reduce_to_days,
+                inputs=["snapshot_readings", "cleaning_report_reduced", "params:data_engineering"],
+                outputs="pools_daily_reduced",
+                name="reduce_to_days",
+            ),
+            # A gate: nothing is written from a history that lost pools against the last one
+            # trained on (its report and limits included).
             Node(
                 check_history_growth,
                 inputs=[
@@ -50,7 +74,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 build_daily_grid,
                 inputs=["pools_daily_observed", "pool_metadata"],
-                outputs="pools_daily",
+                outputs="pools_daily@ibis",
                 name="build_daily_grid",
             ),
         ],

@@ -19,14 +19,14 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 fit_categorical_mapping,
-                inputs=["pools_daily", "params:feature_engineering"],
+                inputs=["pools_daily@pandas", "params:feature_engineering"],
                 outputs="categorical_mapping",
                 name="fit_categorical_mapping",
             ),
             Node(
                 compute_pool_features,
                 inputs=[
-                    "pools_daily",
+                    "pools_daily@pandas",
                     "categorical_mapping",
                     "params:feature_engineering",
                     "params:target",
@@ -42,7 +42,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 build_market_universe,
-                inputs="pools_daily",
+                inputs="pools_daily@pandas",
                 outputs="market_universe",
                 name="build_market_universe",
             ),
@@ -54,7 +54,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 build_feature_state,
-                inputs=["pools_daily", "params:feature_engineering"],
+                inputs=["pools_daily@pandas", "params:feature_engineering"],
                 outputs="feature_state",
                 name="build_feature_state",
             ),

@@ -52,14 +52,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 build_pools_history,
                 inputs=["ingestion_selected_pools", "ingestion_pool_charts_checked"],
-                outputs="pools_history",
+                outputs="pools_history@pandas",
                 name="build_pools_history",
             ),
             # The snapshot is written only once its history is: a failed ingestion leaves the
             # previous pair, never a new snapshot beside an old history.
             Node(
                 publish_snapshot,
-                inputs=["ingestion_snapshot", "pools_history"],
+                inputs=["ingestion_snapshot", "pools_history@ibis"],
                 outputs="pools_snapshot",
                 name="publish_snapshot",
             ),

@@ -224,7 +224,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "metrics",
                     "cleaning_report",
-                    "pools_daily",
+                    "pools_daily@pandas",
                     "model_input_table",
                     "feature_importance",
                     "params:feature_importance",

@@ -1,8 +1,8 @@
-"""The whole-file implementation of cleaning and daily aggregation: the test oracle.
+"""The whole-file pandas implementation of cleaning, daily aggregation and the grid: the oracle.
 
 Not used by any pipeline. It reads the entire history into memory as text and is the reference
-that the streaming path (`nodes.reduce_pools_history`) must reproduce exactly; it is short and
-obviously right, which is its job.
+that the engine's definition (`pipelines/data_engineering/nodes.py`) must reproduce; it is short
+and obviously right, which is its job.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .grid import DAILY_VALUE_COLUMNS, POOL_ATTRIBUTE_COLUMNS, daily_grid
+from yield_runway.contracts import DAILY_VALUE_COLUMNS, POOL_ATTRIBUTE_COLUMNS
 
 logger = logging.getLogger(__name__)
 
@@ -140,3 +140,58 @@ def aggregate_daily(
     daily = frame.groupby(["pool", "date"], sort=True, observed=True)[values].agg(how)
     attributes = frame.groupby("pool", sort=True)[list(POOL_ATTRIBUTE_COLUMNS)].last()
     return daily_grid(daily.reset_index(), attributes.reset_index(), pool_metadata)
+
+
+def daily_grid(
+    daily: pd.DataFrame, attributes: pd.DataFrame, pool_metadata: pd.DataFrame
+) -> pd.DataFrame:
+    """Spread observed pool-days (pool, date, values) over each pool's full run of days.
+
+    `attributes` has one row per pool (pool, chain, project, symbol): they apply to its whole grid.
+    Pools come in sorted order, each pool's days in date order. A left join of the grid on the
+    three frames, computed from positions: a pool-day's row is its pool's first row plus its day.
+    """
+    codes, pools = pd.factorize(daily["pool"], sort=True)
+    if (codes < 0).any():
+        raise ValueError("pools_daily has rows without a pool")
+    day = daily["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    first = np.full(len(pools), np.iinfo(np.int64).max)
+    last = np.full(len(pools), np.iinfo(np.int64).min)
+    np.minimum.at(first, codes, day)
+    np.maximum.at(last, codes, day)
+    n_days = last - first + 1
+    start = np.cumsum(n_days) - n_days
+    grid_pool = np.repeat(np.arange(len(pools)), n_days)
+    grid_day = np.repeat(first - start, n_days) + np.arange(int(n_days.sum()))
+    # Which row of each frame fills a grid row (-1: none, like a left join's missing match).
+    observed_row = np.full(len(grid_pool), -1)
+    at = start[codes] + day - first[codes]
+    observed_row[at] = np.arange(len(daily))
+    if (observed_row >= 0).sum() != len(daily):
+        raise ValueError("pools_daily has more than one row for a pool and date")
+    columns = {
+        # Object dtype, as the join on a groupby index gave it (what downstream nodes expect).
+        "pool": pd.Series(np.asarray(pools, dtype=object)[grid_pool], dtype=object),
+        "date": grid_day.astype("datetime64[D]").astype(daily["date"].dtype),
+    }
+    for column in daily.columns.drop(["pool", "date"]):
+        columns[column] = daily[column].array.take(observed_row, allow_fill=True)
+    for per_pool in (attributes, pool_metadata):
+        # get_indexer refuses duplicate pools: a join on them would repeat grid rows.
+        pool_row = pd.Index(per_pool["pool"]).get_indexer(pools)[grid_pool]
+        for column in per_pool.columns.drop("pool"):
+            columns[column] = per_pool[column].array.take(pool_row, allow_fill=True)
+    grid = pd.DataFrame(columns)
+    for column in ("apyBase", "apyReward"):
+        if column not in grid.columns:
+            grid[column] = np.nan
+    grid["observed"] = grid["apy"].notna()
+    logger.info(
+        "Daily grid: %d pools, %d pool-days (%d observed), %s to %s",
+        len(pools),
+        len(grid),
+        int(grid["observed"].sum()),
+        grid["date"].min().date() if len(grid) else None,
+        grid["date"].max().date() if len(grid) else None,
+    )
+    return grid
