@@ -30,6 +30,10 @@ https://docs.kedro.org/en/stable/configure/configuration_basics/#configuration""
 # from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
+from yield_runway.engine_extensions import EngineExtensions
+
+HOOKS = (EngineExtensions(),)
+
 # CONFIG_LOADER_CLASS = OmegaConfigLoader
 
 # Keyword arguments to pass to the `CONFIG_LOADER_CLASS` constructor.

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pandas as pd
 from ibis import _
@@ -29,9 +30,17 @@ REASONS = (
 UTC = "timestamp('UTC')"
 
 
+def _strip(text: ir.StringValue) -> ir.StringValue:
+    """Text without leading and trailing whitespace.
+
+    A regular expression, not Ibis' `strip()`: on Spark that trims the letters v and f too.
+    """
+    return text.re_replace(r"^\s+|\s+$", "")
+
+
 def _blank(text: ir.StringValue) -> ir.BooleanValue:
     """True where a raw text value is null, empty or the text 'nan' (spaces aside)."""
-    stripped = text.strip()
+    stripped = _strip(text)
     # Only short texts can be blank: the lowercase test runs on those alone.
     return text.isnull() | ibis.ifelse(stripped.length() <= 3, stripped.lower().isin(["", "nan"]), False)
 
@@ -104,7 +113,7 @@ def read_snapshots(pools_history: ir.Table, params: dict[str, Any]) -> ir.Table:
     )
     codes = [ibis.literal(code, "int8") for code in range(1, len(REASONS) + 1)]
     return readings.select(
-        pool=readings.pool_text.strip(),
+        pool=_strip(readings.pool_text),
         *POOL_ATTRIBUTE_COLUMNS,
         ts=readings.ts,
         apy=apy,
@@ -184,6 +193,11 @@ def summarise_cleaning(
     }
 
 
+@ibis.udf.agg.builtin
+def max_by(value: dt.string, key: dt.Timestamp(timezone="UTC")) -> dt.string:
+    """The value at the largest key (DuckDB's and Spark's own `max_by`, a hash aggregate)."""
+
+
 def _latest(value: ir.Value, ts: ir.TimestampValue) -> ir.StructValue:
     """The (ts, value) of the latest instant where the value is known (pandas' `last()`), at a
     tie the larger value: a struct's max, which every engine orders the same way."""
@@ -209,14 +223,15 @@ def reduce_to_days(
     }
     days = rows.group_by("pool", date=rows.ts.date()).agg(
         **{v: reducers[how](v) for v in values},
-        # Each attribute's latest (ts, value) of the day: the pool's latest is their max.
-        **{a: _latest(rows[a], rows.ts) for a in POOL_ATTRIBUTE_COLUMNS},
-    )
+        # Each attribute's latest value of the day and its instant: the pool's latest follows.
+        # (Two texts at one instant would be an engine's pick: attributes only label a pool.)
+        **{a: max_by(rows[a], rows.ts, where=rows[a].notnull()) for a in POOL_ATTRIBUTE_COLUMNS},
+        **{f"{a}_ts": rows.ts.max(where=rows[a].notnull()) for a in POOL_ATTRIBUTE_COLUMNS},
+    ).cache()  # small (a row per pool-day); the attributes, the gate and the grid read it
     attributes = days.group_by("pool").agg(
-        **{a: days[a].max()["value"] for a in POOL_ATTRIBUTE_COLUMNS}
+        **{a: max_by(days[a], days[f"{a}_ts"], where=days[a].notnull()) for a in POOL_ATTRIBUTE_COLUMNS}
     )
-    # Cached: the gate and the grid both read the pool-days.
-    return days.select("pool", "date", *values).join(attributes, "pool").cache()
+    return days.select("pool", "date", *values).join(attributes, "pool")
 
 
 def check_history_growth(
