@@ -14,8 +14,10 @@ interpreter start) and peak RSS from outside (os.wait4's ru_maxrss of that child
       rolling 30-day median (shifted -29), expanding mean and std per pool via apply(lambda),
       factorized categoricals.
   (c) floor: pyarrow.csv.read_csv of the whole file with column types (multi-threaded).
-  (d) floor, memory-mapped: (c) reading from a memory map of the file, as (a) does for a plain
-      local file (no copy of the bytes read; its peak RSS counts the mapped file).
+  (d) floor, memory-mapped: (c) reading from a memory map of the file (no copy of the bytes
+      read; its peak RSS counts the mapped file).
+  (s) ours on the spark env's engine (PySpark in local mode, at --spark-sizes): the same nodes;
+      its time includes the JVM's start, its peak RSS is the Python process's alone.
 """
 
 from __future__ import annotations
@@ -32,7 +34,20 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 
 def run_ours(path: Path) -> dict:
-    """(a) The real node functions, from raw CSV to the feature table, on the catalog's engine."""
+    """(a) The real node functions, from raw CSV to the feature table, on the default engine."""
+    config = _globals("base")
+    return _run_engine(path, config["engine"], config["raw_csv_args"], {})
+
+
+def run_spark(path: Path) -> dict:
+    """(s) The same, on the spark env's engine (PySpark, local mode; the JVM's start included)."""
+    config = _globals("spark")
+    return _run_engine(path, config["engine"], config["raw_csv_args"], config["parquet_save_args"])
+
+
+def _run_engine(path: Path, engine: dict, csv_args: dict, save_args: dict) -> dict:
+    """The data_engineering and feature_engineering nodes on `engine`, as the pipeline runs
+    them: readings and the grid written as Parquet by the engine, the grid read by pandas."""
     import tempfile
 
     import pandas as pd
@@ -48,19 +63,20 @@ def run_ours(path: Path) -> dict:
         params.update(yaml.safe_load(file.read_text()) or {})
     p = params["data_engineering"]
     out = Path(tempfile.mkdtemp(prefix="de-bench-"))
-    engine = {**_globals()["engine"], "temp_directory": str(out / "spill")}
+    if engine["backend"] == "duckdb":
+        engine = {**engine, "temp_directory": str(out / "spill")}
     snapshot = json.loads((path.parent / "pools_snapshot.json").read_text())
 
     began = time.perf_counter()
-    raw = FileDataset(str(path), "csv", connection=engine, load_args=_globals()["raw_csv_args"])
-    stored = FileDataset(str(out / "snapshot_readings.parquet"), connection=engine)
+    raw = FileDataset(str(path), "csv", connection=engine, load_args=csv_args)
+    stored = FileDataset(str(out / "readings.parquet"), connection=engine, save_args=save_args)
     stored.save(de.read_snapshots(raw.load(), p))
     readings = stored.load()
     report = de.summarise_cleaning(readings, de.malformed_rows(readings), p)
     days, report, _ = de.check_history_growth(de.reduce_to_days(readings, report, p), report, {}, p)
     grid = de.build_daily_grid(days, extract_pool_metadata(snapshot, p))
-    FileDataset(str(out / "pools_daily.parquet"), connection=engine).save(grid)
-    daily = pd.read_parquet(out / "pools_daily.parquet")
+    FileDataset(str(out / "daily.parquet"), connection=engine, save_args=save_args).save(grid)
+    daily = pd.read_parquet(out / "daily.parquet")
     mapping = fe.fit_categorical_mapping(daily, params["feature_engineering"])
     features = fe.compute_pool_features(
         daily, mapping, params["feature_engineering"], params["target"]
@@ -72,11 +88,12 @@ def run_ours(path: Path) -> dict:
     }
 
 
-def _globals() -> dict:
-    """The base environment's globals (the engine's connection and CSV options)."""
+def _globals(env: str) -> dict:
+    """An environment's globals over the base ones (the engine's connection and CSV options)."""
     import yaml
 
-    return yaml.safe_load((PROJECT / "conf" / "base" / "globals.yml").read_text())
+    read = lambda e: yaml.safe_load((PROJECT / "conf" / e / "globals.yml").read_text())  # noqa: E731
+    return {**read("base"), **(read(env) if env != "base" else {})}
 
 
 def run_notebook(path: Path) -> dict:
@@ -145,9 +162,16 @@ def run_mapped_floor(path: Path) -> dict:
     return run_floor(path, mapped=True)
 
 
-APPROACHES = {"a": run_ours, "b": run_notebook, "c": run_floor, "d": run_mapped_floor}
+APPROACHES = {
+    "a": run_ours,
+    "b": run_notebook,
+    "c": run_floor,
+    "d": run_mapped_floor,
+    "s": run_spark,
+}
 LABELS = {
     "a": "(a) ours",
+    "s": "(s) ours, spark env",
     "b": "(b) notebook",
     "c": "(c) pyarrow floor",
     "d": "(d) floor, mapped",
@@ -199,6 +223,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000, 20_000_000])
     parser.add_argument("--cache", type=Path, default=Path("/tmp/yield-runway-bench"))
     parser.add_argument("--approaches", default="abcd", help="subset of a, b, c, d")
+    parser.add_argument(
+        "--spark-sizes", type=int, nargs="*", default=[5_000_000], help="sizes the spark env runs"
+    )
     parser.add_argument("--run", choices=sorted(APPROACHES), help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -209,9 +236,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"cores: {os.cpu_count()}  load average at start: {os.getloadavg()}")
     header = f"{'rows':>11} {'approach':<18} {'wall s':>8} {'peak RSS MB':>12} {'load':>5}"
     results: dict = {}
-    for size in args.sizes:
+    for size in sorted({*args.sizes, *args.spark_sizes}):
         path = ensure_file(size, args.cache)
-        for approach in args.approaches:
+        approaches = args.approaches if size in args.sizes else ""
+        for approach in approaches + ("s" if size in args.spark_sizes else ""):
             results[size, approach] = measure(approach, path)
             r = results[size, approach]
             print(

@@ -15,7 +15,9 @@ from tests.conftest import PROJECT_ROOT, write_small_conf
 
 def test_the_spark_env_equals_the_default_engine_on_the_sample(tmp_path, monkeypatch):
     root = write_small_conf(tmp_path)
-    shutil.copytree(PROJECT_ROOT / "data/01_raw", root / "data/01_raw", ignore=shutil.ignore_patterns("live"))
+    shutil.copytree(
+        PROJECT_ROOT / "data/01_raw", root / "data/01_raw", ignore=shutil.ignore_patterns("live")
+    )
     monkeypatch.chdir(root)
     bootstrap_project(root)
     for env in (None, "spark"):

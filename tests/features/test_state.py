@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 
 from tests.conftest import load_parameters, make_raw_history
+
+# The whole-file path, proven identical to the engine's nodes by
+# tests/pipelines/data_engineering/test_matches_reference.py; it also yields the clean
+# per-snapshot rows this test replays hour by hour.
+from tests.pipelines.data_engineering.reference import aggregate_daily, clean_pools_history
 from yield_runway.features import daily, state
 from yield_runway.features.snapshot import extract_pool_metadata, parse_snapshot
-
-# The whole-file path, proven identical to the streaming nodes by
-# tests/pipelines/data_engineering/test_streaming_matches_reference.py; it also yields the
-# clean per-snapshot rows this test replays hour by hour.
-from yield_runway.pipelines.data_engineering.reference import aggregate_daily, clean_pools_history
 from yield_runway.pipelines.feature_engineering.nodes import (
     compute_pool_features,
     fit_categorical_mapping,

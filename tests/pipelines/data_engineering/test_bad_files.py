@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 
 import pytest
-
 from kedro.io import DatasetError
 
 from tests.pipelines.data_engineering import engine
@@ -64,7 +63,10 @@ def test_a_line_not_in_utf8_is_a_malformed_row(load, de_params):
     latin1 = GOOD + _row(6, pool="caf\xe9")
     _, reduce = load("latin1.csv", latin1.encode("latin-1"))
     _, report = reduce(de_params)
-    assert report["malformed_rows"][0]["line"] == 8 and "unicode" in report["malformed_rows"][0]["problem"].lower()
+    assert (
+        report["malformed_rows"][0]["line"] == 8
+        and "unicode" in report["malformed_rows"][0]["problem"].lower()
+    )
     assert report["rows_clean"] == 6
 
 

@@ -43,6 +43,15 @@ def test_grid_fills_each_pools_days_in_order_with_its_attributes():
     assert grid["stablecoin"].iloc[2:].isna().all()
     assert grid["apyBase"].isna().all()
     assert list(grid.columns) == [
-        "pool", "date", "apy", "apyBase", "apyReward", "tvlUsd", "chain", "project", "symbol",
-        "stablecoin", "observed",
+        "pool",
+        "date",
+        "apy",
+        "apyBase",
+        "apyReward",
+        "tvlUsd",
+        "chain",
+        "project",
+        "symbol",
+        "stablecoin",
+        "observed",
     ]

@@ -32,25 +32,35 @@ def generated(tmp_path_factory) -> Path:
 def _reference(folder: Path, history: str, params: dict) -> tuple[pd.DataFrame, dict]:
     raw = pd.read_csv(folder / history, dtype=str, keep_default_na=False, na_values=[""])
     clean, report = reference.clean_pools_history(raw, params)
-    metadata = extract_pool_metadata(json.loads((folder / "pools_snapshot.json").read_text()), params)
+    metadata = extract_pool_metadata(
+        json.loads((folder / "pools_snapshot.json").read_text()), params
+    )
     return reference.aggregate_daily(clean, metadata, params), report
 
 
 @pytest.mark.parametrize("how", ["last", "mean", "median"])
 @pytest.mark.parametrize("source", ["sample", "generated"])
 def test_the_engine_reproduces_the_reference(parameters, generated, tmp_path, source, how):
-    folder, history = (SAMPLE, "pools_history.csv.gz") if source == "sample" else (
-        generated,
-        "pools_history.csv",
+    folder, history = (
+        (SAMPLE, "pools_history.csv.gz")
+        if source == "sample"
+        else (
+            generated,
+            "pools_history.csv",
+        )
     )
     params = {**parameters["data_engineering"], "daily_aggregation": how}
     expected, expected_report = _reference(folder, history, params)
-    metadata = extract_pool_metadata(json.loads((folder / "pools_snapshot.json").read_text()), params)
+    metadata = extract_pool_metadata(
+        json.loads((folder / "pools_snapshot.json").read_text()), params
+    )
     daily, report = engine.daily(folder / history, params, tmp_path, metadata)
 
     assert report == expected_report
     assert daily["pool"].tolist() == expected["pool"].tolist()
-    assert (daily["date"] == expected["date"]).all() and daily["observed"].equals(expected["observed"])
+    assert (daily["date"] == expected["date"]).all() and daily["observed"].equals(
+        expected["observed"]
+    )
     for column in ("chain", "project", "symbol"):
         assert daily[column].fillna("<NA>").tolist() == expected[column].fillna("<NA>").tolist()
     for column in ("apy", "apyBase", "apyReward", "tvlUsd", "stablecoin", "ilRisk", "exposure"):

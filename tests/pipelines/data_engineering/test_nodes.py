@@ -48,7 +48,9 @@ def grid(tmp_path):
     """The daily grid of a raw frame and snapshot metadata, as the features read it."""
 
     def _grid(raw: pd.DataFrame, params: dict, metadata: pd.DataFrame) -> pd.DataFrame:
-        return engine.daily(engine.write_csv(raw, tmp_path / "h.csv"), params, tmp_path, metadata)[0]
+        return engine.daily(engine.write_csv(raw, tmp_path / "h.csv"), params, tmp_path, metadata)[
+            0
+        ]
 
     return _grid
 
@@ -112,7 +114,10 @@ def test_the_outlier_cap_is_numpys_quantile_of_the_distinct_clean_apys(reduce, d
     rng = np.random.default_rng(seed)
     # Rounded lognormal APYs: heavy tails and ties, as real APYs have; a few exact duplicates.
     apy = np.round(rng.lognormal(0.0, 2.0, 400), 2)
-    rows = [_good(f"2025-01-{1 + i // 24:02d}T{i % 24:02d}:00:00Z", apy=f"{a}") for i, a in enumerate(apy)]
+    rows = [
+        _good(f"2025-01-{1 + i // 24:02d}T{i % 24:02d}:00:00Z", apy=f"{a}")
+        for i, a in enumerate(apy)
+    ]
     rows += rows[:7]
     q = [0.999, 0.99, 0.5, 0.0][seed]
     _, report = reduce(_raw(rows), {**de_params, "apy_outlier_quantile": q})
@@ -280,7 +285,11 @@ def test_exact_duplicates_are_equal_as_read(reduce, de_params):
     ]
     daily, report = reduce(_raw(rows), {**de_params, "daily_aggregation": "mean"})
     dropped = report["dropped_by_reason"]
-    assert (dropped["duplicate_row"], dropped["missing_apy"], dropped["non_numeric_apy"]) == (1, 1, 1)
+    assert (dropped["duplicate_row"], dropped["missing_apy"], dropped["non_numeric_apy"]) == (
+        1,
+        1,
+        1,
+    )
     assert report["rows_clean"] == 2 and daily["pool"].tolist() == ["p1"]
 
 
@@ -289,7 +298,16 @@ def test_last_is_the_latest_known_value_and_a_tie_takes_the_larger(reduce, de_pa
         [*_good("2025-01-01T05:00:00Z", apy="2.0")[:7], "1.5", "0.5"],
         [*_good("2025-01-01T09:00:00Z", apy="4.0")[:7], "4.0", None],  # no reward: 05:00's holds
         [*_good("2025-01-01T09:00:00Z", apy="3.0")[:7], "3.0", None],  # a conflicting snapshot
-        [*_good("2025-01-02T09:00:00Z", apy="6.0")[:2], None, "aave-v4", "USDC", "1000", "6", "6", None],
+        [
+            *_good("2025-01-02T09:00:00Z", apy="6.0")[:2],
+            None,
+            "aave-v4",
+            "USDC",
+            "1000",
+            "6",
+            "6",
+            None,
+        ],
     ]
     daily, _ = reduce(_raw(rows), de_params)
     assert daily["apy"].tolist() == [4.0, 6.0] and daily["apyReward"].tolist()[0] == 0.5
@@ -299,7 +317,10 @@ def test_last_is_the_latest_known_value_and_a_tie_takes_the_larger(reduce, de_pa
 
 
 def test_a_calendar_day_is_a_utc_day(reduce, de_params):
-    rows = [_good("2025-01-01T23:30:00-02:00", apy="1"), _good("2025-01-02T01:00:00+03:00", apy="2")]
+    rows = [
+        _good("2025-01-01T23:30:00-02:00", apy="1"),
+        _good("2025-01-02T01:00:00+03:00", apy="2"),
+    ]
     daily, _ = reduce(_raw(rows), de_params)
     assert daily["date"].astype(str).tolist() == ["2025-01-01", "2025-01-02"]
     assert daily["apy"].tolist() == [2.0, 1.0]

@@ -8,6 +8,7 @@ from typing import Any
 
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
+from kedro_datasets.ibis import FileDataset
 from kedro_datasets.json import JSONDataset
 from kedro_datasets.pandas import CSVDataset
 
@@ -49,9 +50,10 @@ def make_catalog(tmp_path: Path, params: dict[str, Any]) -> DataCatalog:
     catalog = DataCatalog(
         {
             "pools_snapshot": JSONDataset(filepath=str(tmp_path / "pools_snapshot.json")),
-            "pools_history": CSVDataset(
+            "pools_history@pandas": CSVDataset(
                 filepath=str(tmp_path / "pools_history.csv"), save_args={"index": False}
             ),
+            "pools_history@ibis": FileDataset(str(tmp_path / "pools_history.csv"), "csv"),
             "ingestion_chart_store": ResumablePartitionsDataset(
                 path=str(tmp_path / "charts"),
                 dataset={"type": "json.JSONDataset"},

@@ -49,7 +49,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 run_backtest,
-                inputs=["backtest_universe", "backtest_scores", "pools_daily@pandas", "params:backtest"],
+                inputs=[
+                    "backtest_universe",
+                    "backtest_scores",
+                    "pools_daily@pandas",
+                    "params:backtest",
+                ],
                 outputs=["backtest_daily", "backtest_positions"],
                 name="run_backtest",
             ),

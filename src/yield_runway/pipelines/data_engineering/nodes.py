@@ -42,7 +42,9 @@ def _blank(text: ir.StringValue) -> ir.BooleanValue:
     """True where a raw text value is null, empty or the text 'nan' (spaces aside)."""
     stripped = _strip(text)
     # Only short texts can be blank: the lowercase test runs on those alone.
-    return text.isnull() | ibis.ifelse(stripped.length() <= 3, stripped.lower().isin(["", "nan"]), False)
+    return text.isnull() | ibis.ifelse(
+        stripped.length() <= 3, stripped.lower().isin(["", "nan"]), False
+    )
 
 
 def _number(text: ir.StringValue) -> ir.FloatingValue:
@@ -113,8 +115,8 @@ def read_snapshots(pools_history: ir.Table, params: dict[str, Any]) -> ir.Table:
     )
     codes = [ibis.literal(code, "int8") for code in range(1, len(REASONS) + 1)]
     return readings.select(
-        pool=_strip(readings.pool_text),
         *POOL_ATTRIBUTE_COLUMNS,
+        pool=_strip(readings.pool_text),
         ts=readings.ts,
         apy=apy,
         tvlUsd=tvl,
@@ -141,7 +143,12 @@ def malformed_rows(snapshot_readings: ir.Table) -> list[dict[str, Any]]:
     )
     rows = rows.join(backend.table("reject_scans"), ["scan_id", "file_id"])
     return [
-        {"file": r.file_path, "line": int(r.line), "problem": r.problem.split("\n")[0], "text": r.text}
+        {
+            "file": r.file_path,
+            "line": int(r.line),
+            "problem": r.problem.split("\n")[0],
+            "text": r.text,
+        }
         for r in rows.order_by("line").to_pandas().itertuples()
     ]
 
@@ -212,24 +219,31 @@ def reduce_to_days(
     how = params["daily_aggregation"]
     if how not in AGGREGATIONS:
         raise ValueError(f"daily_aggregation must be last, mean or median, got {how!r}")
-    rows = snapshot_readings.filter(
-        _.reason.isnull(), _.apy <= cleaning_report["apy_outlier_cap"]
-    )
+    rows = snapshot_readings.filter(_.reason.isnull(), _.apy <= cleaning_report["apy_outlier_cap"])
     values = [c for c in DAILY_VALUE_COLUMNS if c in rows.columns]
     reducers = {
         "last": lambda v: _latest(rows[v], rows.ts)["value"],
         "mean": lambda v: rows[v].mean(),
         "median": lambda v: rows[v].median(),
     }
-    days = rows.group_by("pool", date=rows.ts.date()).agg(
-        **{v: reducers[how](v) for v in values},
-        # Each attribute's latest value of the day and its instant: the pool's latest follows.
-        # (Two texts at one instant would be an engine's pick: attributes only label a pool.)
-        **{a: max_by(rows[a], rows.ts, where=rows[a].notnull()) for a in POOL_ATTRIBUTE_COLUMNS},
-        **{f"{a}_ts": rows.ts.max(where=rows[a].notnull()) for a in POOL_ATTRIBUTE_COLUMNS},
-    ).cache()  # small (a row per pool-day); the attributes, the gate and the grid read it
+    days = (
+        rows.group_by("pool", date=rows.ts.date())
+        .agg(
+            **{v: reducers[how](v) for v in values},
+            # Each attribute's latest value of the day and its instant: the pool's latest follows.
+            # (Two texts at one instant would be an engine's pick: attributes only label a pool.)
+            **{
+                a: max_by(rows[a], rows.ts, where=rows[a].notnull()) for a in POOL_ATTRIBUTE_COLUMNS
+            },
+            **{f"{a}_ts": rows.ts.max(where=rows[a].notnull()) for a in POOL_ATTRIBUTE_COLUMNS},
+        )
+        .cache()
+    )  # small (a row per pool-day); the attributes, the gate and the grid read it
     attributes = days.group_by("pool").agg(
-        **{a: max_by(days[a], days[f"{a}_ts"], where=days[a].notnull()) for a in POOL_ATTRIBUTE_COLUMNS}
+        **{
+            a: max_by(days[a], days[f"{a}_ts"], where=days[a].notnull())
+            for a in POOL_ATTRIBUTE_COLUMNS
+        }
     )
     return days.select("pool", "date", *values).join(attributes, "pool")
 
@@ -299,15 +313,20 @@ def build_daily_grid(pools_daily_observed: ir.Table, pool_metadata: pd.DataFrame
     days = pools_daily_observed
     spans = days.group_by("pool").agg(first=_.date.min(), last=_.date.max())
     offsets = spans.select(
-        "pool", "first", offset=ibis.range(0, spans["last"].delta(spans["first"], unit="day") + 1).unnest()
+        "pool",
+        "first",
+        offset=ibis.range(0, spans["last"].delta(spans["first"], unit="day") + 1).unnest(),
     )
     grid = offsets.select("pool", date=offsets["first"] + offsets.offset.as_interval("D"))
     attributes = days.select("pool", *POOL_ATTRIBUTE_COLUMNS).distinct()
     metadata = ibis.memtable(pool_metadata.astype({"pool": "string"}))
     out = grid
     # Left joins on the grid's keys, keeping the grid's key columns only.
-    for right, keys in ((days.drop(*POOL_ATTRIBUTE_COLUMNS), ["pool", "date"]),
-                        (attributes, ["pool"]), (metadata, ["pool"])):
+    for right, keys in (
+        (days.drop(*POOL_ATTRIBUTE_COLUMNS), ["pool", "date"]),
+        (attributes, ["pool"]),
+        (metadata, ["pool"]),
+    ):
         out = out.left_join(right, keys).select(
             out, *(right[c] for c in right.columns if c not in keys)
         )
