@@ -226,26 +226,17 @@ def reduce_to_days(
         "mean": lambda v: rows[v].mean(),
         "median": lambda v: rows[v].median(),
     }
-    days = (
-        rows.group_by("pool", date=rows.ts.date())
-        .agg(
-            **{v: reducers[how](v) for v in values},
-            # Each attribute's latest value of the day and its instant: the pool's latest follows.
-            # (Two texts at one instant would be an engine's pick: attributes only label a pool.)
-            **{
-                a: max_by(rows[a], rows.ts, where=rows[a].notnull()) for a in POOL_ATTRIBUTE_COLUMNS
-            },
-            **{f"{a}_ts": rows.ts.max(where=rows[a].notnull()) for a in POOL_ATTRIBUTE_COLUMNS},
-        )
-        .cache()
-    )  # small (a row per pool-day); the attributes, the gate and the grid read it
-    attributes = days.group_by("pool").agg(
-        **{
-            a: max_by(days[a], days[f"{a}_ts"], where=days[a].notnull())
-            for a in POOL_ATTRIBUTE_COLUMNS
-        }
+    days = rows.group_by("pool", date=rows.ts.date()).agg(**{v: reducers[how](v) for v in values})
+    # A pool's chain, project and symbol: its latest known ones. (Two texts at one instant
+    # would be the engine's pick: attributes only label a pool.)
+    # The same rows, filtered apart: a subquery both aggregations shared would become a CTE,
+    # which DuckDB materialises whole (every clean reading) before either aggregation runs.
+    same = snapshot_readings.filter(_.apy <= cleaning_report["apy_outlier_cap"], _.reason.isnull())
+    attributes = same.group_by("pool").agg(
+        **{a: max_by(same[a], same.ts, where=same[a].notnull()) for a in POOL_ATTRIBUTE_COLUMNS}
     )
-    return days.select("pool", "date", *values).join(attributes, "pool")
+    # Cached (a row per pool-day): the gate and the grid both read it.
+    return days.join(attributes, "pool").cache()
 
 
 def check_history_growth(
