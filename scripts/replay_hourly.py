@@ -113,6 +113,7 @@ def replay_runs(
     days: pd.DatetimeIndex,
     hour: int,
     min_samples: int,
+    partition_format: str,
 ) -> dict[str, pd.DataFrame]:
     """One run per day: that day's observed pool-days, scored, at `hour` UTC."""
     rows = features.loc[features["observed"] & features["date"].isin(days)]
@@ -126,7 +127,7 @@ def replay_runs(
     for day, run in scored.groupby("date", sort=True):
         predictions = contract_predictions(run, run["p"].to_numpy(), min_samples)
         run_time = day + pd.Timedelta(hours=hour)
-        runs[partition_id(run_time)] = predictions[columns].reset_index(drop=True)
+        runs[partition_id(run_time, partition_format)] = predictions[columns].reset_index(drop=True)
     return runs
 
 
@@ -160,7 +161,10 @@ def main(argv: list[str] | None = None) -> None:
         )
         model = replay_model(catalog, metrics, args.model)
         min_samples = catalog.load("params:served_population")["min_samples"]
-        runs = replay_runs(features, feature_list, model, days, args.hour, min_samples)
+        partition_format = catalog.load("params:inference.partition_format")
+        runs = replay_runs(
+            features, feature_list, model, days, args.hour, min_samples, partition_format
+        )
         catalog.save(OUTPUT, runs)
         served = sum(int(run["served"].sum()) for run in runs.values())
         logger.info("Wrote %d runs (%d served pool-days) to %s", len(runs), served, OUTPUT)

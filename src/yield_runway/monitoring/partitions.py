@@ -1,4 +1,5 @@
-"""The stored hourly runs: partition ids `YYYY-MM-DDTHH` (UTC) of a PartitionedDataset."""
+"""The stored hourly runs: partition ids (UTC run hours in `inference.partition_format`, the
+one definition of the format) of a PartitionedDataset."""
 
 from __future__ import annotations
 
@@ -9,20 +10,18 @@ import pandas as pd
 
 logger = logging.getLogger(__name__)
 
-PARTITION_FORMAT = "%Y-%m-%dT%H"
-
 Partitions = Mapping[str, Callable[[], pd.DataFrame]]
 
 
-def partition_id(run_time: pd.Timestamp) -> str:
+def partition_id(run_time: pd.Timestamp, fmt: str) -> str:
     """The partition id of a run at a given UTC time."""
-    return run_time.strftime(PARTITION_FORMAT)
+    return run_time.strftime(fmt)
 
 
-def partition_times(ids: Iterable[str]) -> pd.Series:
+def partition_times(ids: Iterable[str], fmt: str) -> pd.Series:
     """Run hour (UTC, tz-naive) per partition id, sorted; ids that are not run hours are skipped."""
     ids = list(ids)
-    times = pd.Series(pd.to_datetime(ids, format=PARTITION_FORMAT, errors="coerce"), index=ids)
+    times = pd.Series(pd.to_datetime(ids, format=fmt, errors="coerce"), index=ids)
     if times.isna().any():
         logger.warning(
             "Ignoring partitions that are not run hours: %s", list(times[times.isna()].index)
@@ -30,9 +29,9 @@ def partition_times(ids: Iterable[str]) -> pd.Series:
     return times.dropna().sort_values()
 
 
-def select_run(partitions: Partitions, chosen: str | None) -> str:
+def select_run(partitions: Partitions, chosen: str | None, fmt: str) -> str:
     """The id of the chosen run, or of the latest one when none is chosen."""
-    times = partition_times(partitions)
+    times = partition_times(partitions, fmt)
     if times.empty:
         raise ValueError("No hourly prediction runs are stored: run the inference pipeline first")
     if chosen is None:
@@ -42,9 +41,11 @@ def select_run(partitions: Partitions, chosen: str | None) -> str:
     return chosen
 
 
-def runs_by_day(partitions: Partitions, lookback_days: int | None) -> dict[pd.Timestamp, list[str]]:
+def runs_by_day(
+    partitions: Partitions, lookback_days: int | None, fmt: str
+) -> dict[pd.Timestamp, list[str]]:
     """Run ids grouped by UTC day, for days within lookback_days of the latest run (None: all)."""
-    times = partition_times(partitions)
+    times = partition_times(partitions, fmt)
     if times.empty:
         return {}
     days = times.dt.normalize()

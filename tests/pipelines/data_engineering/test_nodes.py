@@ -293,27 +293,25 @@ def test_exact_duplicates_are_equal_as_read(reduce, de_params):
     assert report["rows_clean"] == 2 and daily["pool"].tolist() == ["p1"]
 
 
-def test_last_is_the_latest_known_value_and_a_tie_takes_the_larger(reduce, de_params):
+def test_last_is_the_latest_known_value_of_each_column(reduce, de_params):
     rows = [
         [*_good("2025-01-01T05:00:00Z", apy="2.0")[:7], "1.5", "0.5"],
         [*_good("2025-01-01T09:00:00Z", apy="4.0")[:7], "4.0", None],  # no reward: 05:00's holds
-        [*_good("2025-01-01T09:00:00Z", apy="3.0")[:7], "3.0", None],  # a conflicting snapshot
-        [
-            *_good("2025-01-02T09:00:00Z", apy="6.0")[:2],
-            None,
-            "aave-v4",
-            "USDC",
-            "1000",
-            "6",
-            "6",
-            None,
-        ],
+        [*_good("2025-01-01T07:00:00Z", apy="3.0")[:7], "3.0", "9.0"],  # earlier in the day
+        [*_good("2025-01-02T09:00:00Z", apy="6.0")[:2], None, "aave-v4", "USDC", "1000", "6", "6"]
+        + [None],
     ]
     daily, _ = reduce(_raw(rows), de_params)
-    assert daily["apy"].tolist() == [4.0, 6.0] and daily["apyReward"].tolist()[0] == 0.5
+    assert daily["apy"].tolist() == [4.0, 6.0] and daily["apyReward"].tolist()[0] == 9.0
     # A pool's attributes are its latest known ones, on every day.
     assert daily["chain"].tolist() == ["Ethereum", "Ethereum"]
     assert daily["project"].tolist() == ["aave-v4", "aave-v4"]
+
+
+def test_two_readings_at_one_instant_give_one_of_them(reduce, de_params):
+    rows = [_good("2025-01-01T09:00:00Z", apy="4.0"), _good("2025-01-01T09:00:00Z", apy="3.0")]
+    daily, report = reduce(_raw(rows), de_params)
+    assert report["rows_clean"] == 2 and daily["apy"].iloc[0] in (3.0, 4.0)
 
 
 def test_a_calendar_day_is_a_utc_day(reduce, de_params):

@@ -109,6 +109,8 @@ def _run_pipeline(tmp_path, runs, webhook: dict | None, alert_overrides: dict | 
         datasets[name] = KeptDataset(copy_mode="assign")
     for key, value in monitoring.items():
         datasets[f"params:monitoring.{key}"] = MemoryDataset(value)
+    partition_format = load_parameters()["inference"]["partition_format"]
+    datasets["params:inference.partition_format"] = MemoryDataset(partition_format)
     catalog = DataCatalog(datasets=datasets)
     outputs = SequentialRunner().run(register_pipelines()["monitoring"], catalog)
     for name in ("monitoring_realised_performance", "monitoring_calibration_table"):

@@ -200,15 +200,24 @@ def summarise_cleaning(
     }
 
 
-@ibis.udf.agg.builtin
-def max_by(value: dt.string, key: dt.Timestamp(timezone="UTC")) -> dt.string:
-    """The value at the largest key (DuckDB's and Spark's own `max_by`, a hash aggregate)."""
+# DuckDB's and Spark's own `max_by`: the value at the largest key, a hash aggregate. (A struct's
+# max would break ties of the key by value, but its per-group states are not bounded by DuckDB's
+# memory limit: 11.7 GB at 100M rows.)
+@ibis.udf.agg.builtin(name="max_by")
+def _max_by_text(value: dt.string, key: dt.Timestamp(timezone="UTC")) -> dt.string:
+    """The text at the latest instant."""
 
 
-def _latest(value: ir.Value, ts: ir.TimestampValue) -> ir.StructValue:
-    """The (ts, value) of the latest instant where the value is known (pandas' `last()`), at a
-    tie the larger value: a struct's max, which every engine orders the same way."""
-    return ibis.struct({"ts": ts, "value": value}).max(where=value.notnull())
+@ibis.udf.agg.builtin(name="max_by")
+def _max_by_number(value: dt.float64, key: dt.Timestamp(timezone="UTC")) -> dt.float64:
+    """The number at the latest instant."""
+
+
+def _latest(value: ir.Value, ts: ir.TimestampValue) -> ir.Value:
+    """The value at the latest instant where it is known (pandas' `last()`). Two readings of one
+    pool at one instant (a conflict; none in the sample or the real slice) are the engine's pick."""
+    latest = _max_by_text if value.type().is_string() else _max_by_number
+    return latest(value, ts, where=value.notnull())
 
 
 def reduce_to_days(
@@ -222,18 +231,17 @@ def reduce_to_days(
     rows = snapshot_readings.filter(_.reason.isnull(), _.apy <= cleaning_report["apy_outlier_cap"])
     values = [c for c in DAILY_VALUE_COLUMNS if c in rows.columns]
     reducers = {
-        "last": lambda v: _latest(rows[v], rows.ts)["value"],
+        "last": lambda v: _latest(rows[v], rows.ts),
         "mean": lambda v: rows[v].mean(),
         "median": lambda v: rows[v].median(),
     }
     days = rows.group_by("pool", date=rows.ts.date()).agg(**{v: reducers[how](v) for v in values})
-    # A pool's chain, project and symbol: its latest known ones. (Two texts at one instant
-    # would be the engine's pick: attributes only label a pool.)
+    # A pool's chain, project and symbol: its latest known ones.
     # The same rows, filtered apart: a subquery both aggregations shared would become a CTE,
     # which DuckDB materialises whole (every clean reading) before either aggregation runs.
     same = snapshot_readings.filter(_.apy <= cleaning_report["apy_outlier_cap"], _.reason.isnull())
     attributes = same.group_by("pool").agg(
-        **{a: max_by(same[a], same.ts, where=same[a].notnull()) for a in POOL_ATTRIBUTE_COLUMNS}
+        **{a: _latest(same[a], same.ts) for a in POOL_ATTRIBUTE_COLUMNS}
     )
     # Cached (a row per pool-day): the gate and the grid both read it.
     return days.join(attributes, "pool").cache()

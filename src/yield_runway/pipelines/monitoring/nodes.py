@@ -23,9 +23,11 @@ def _json_safe(value: Any) -> Any:
     return json.loads(pd.Series([value]).to_json(orient="values", date_format="iso"))[0]
 
 
-def load_current_run(hourly_predictions: Partitions, params: dict[str, Any]) -> pd.DataFrame:
+def load_current_run(
+    hourly_predictions: Partitions, params: dict[str, Any], partition_format: str
+) -> pd.DataFrame:
     """Load the hourly run that drift is measured on: the configured one, else the latest."""
-    run = select_run(hourly_predictions, params["current_run"])
+    run = select_run(hourly_predictions, params["current_run"], partition_format)
     logger.info("Drift: current run %s", run)
     return hourly_predictions[run]()
 
@@ -87,12 +89,12 @@ def compute_feature_drift(
 
 
 def collect_daily_predictions(
-    hourly_predictions: Partitions, params: dict[str, Any]
+    hourly_predictions: Partitions, params: dict[str, Any], partition_format: str
 ) -> pd.DataFrame:
     """One row per pool-day within the lookback: the day's last run (value and prediction)."""
     days = []
     # Reduced a day at a time: memory holds one day of hourly runs, not the whole lookback.
-    for ids in runs_by_day(hourly_predictions, params["lookback_days"]).values():
+    for ids in runs_by_day(hourly_predictions, params["lookback_days"], partition_format).values():
         runs = pd.concat([hourly_predictions[i]()[REALISED_COLUMNS] for i in ids])
         days.append(realised.last_run_per_pool_day(runs))
     if not days:

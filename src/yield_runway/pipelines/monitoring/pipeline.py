@@ -18,7 +18,12 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 load_current_run,
-                inputs=["monitoring_hourly_predictions", "params:monitoring.drift"],
+                inputs=[
+                    "monitoring_hourly_predictions",
+                    "params:monitoring.drift",
+                    # The run ids are the ones inference writes: one format, its parameter.
+                    "params:inference.partition_format",
+                ],
                 outputs="monitoring_current_run",
                 name="load_current_run",
             ),
@@ -46,7 +51,11 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 collect_daily_predictions,
-                inputs=["monitoring_hourly_predictions", "params:monitoring.realised"],
+                inputs=[
+                    "monitoring_hourly_predictions",
+                    "params:monitoring.realised",
+                    "params:inference.partition_format",
+                ],
                 outputs="monitoring_daily_predictions",
                 name="collect_daily_predictions",
             ),
