@@ -6,10 +6,14 @@ a locked-down runner) cannot. The package ships DuckDB's signed build for the pi
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from kedro.framework.hooks import hook_impl
+
+logger = logging.getLogger(__name__)
 
 
 def install_httpfs() -> bool:
@@ -30,9 +34,24 @@ def install_httpfs() -> bool:
     return True
 
 
+def reads_s3(catalog_conf: dict[str, Any]) -> bool:
+    """True when an Ibis dataset of the catalog reads or writes an s3:// path."""
+    return any(
+        str(entry.get("type", "")).startswith("ibis.")
+        and str(entry.get("filepath", "")).startswith("s3://")
+        for entry in catalog_conf.values()
+        if isinstance(entry, dict)
+    )
+
+
 class EngineExtensions:
-    """Install the engine's extensions before any dataset connects."""
+    """Install httpfs before any dataset connects, in an env whose engine reads s3://."""
 
     @hook_impl
     def after_context_created(self, context) -> None:
-        install_httpfs()
+        if not reads_s3(context.config_loader["catalog"]):
+            return
+        try:
+            install_httpfs()
+        except (OSError, duckdb.Error) as error:  # a read-only home, say: DuckDB will say why
+            logger.warning("Could not install DuckDB's httpfs extension: %s", error)
