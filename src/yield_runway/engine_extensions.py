@@ -10,7 +10,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from kedro.framework.hooks import hook_impl
 
 logger = logging.getLogger(__name__)
@@ -18,6 +17,8 @@ logger = logging.getLogger(__name__)
 
 def install_httpfs() -> bool:
     """Install httpfs from `duckdb-extension-httpfs` unless DuckDB has it; True if it has now."""
+    import duckdb  # here: the Lambda's cold start imports these settings, and never needs it
+
     con = duckdb.connect()
     query = "select installed from duckdb_extensions() where extension_name = 'httpfs'"
     if con.sql(query).fetchone()[0]:
@@ -37,7 +38,7 @@ def install_httpfs() -> bool:
 def reads_s3(catalog_conf: dict[str, Any]) -> bool:
     """True when an Ibis dataset of the catalog reads or writes an s3:// path."""
     return any(
-        str(entry.get("type", "")).startswith("ibis.")
+        str(entry.get("type", "")).split("kedro_datasets.")[-1].startswith("ibis.")
         and str(entry.get("filepath", "")).startswith("s3://")
         for entry in catalog_conf.values()
         if isinstance(entry, dict)
@@ -52,6 +53,12 @@ class EngineExtensions:
         if not reads_s3(context.config_loader["catalog"]):
             return
         try:
-            install_httpfs()
-        except (OSError, duckdb.Error) as error:  # a read-only home, say: DuckDB will say why
-            logger.warning("Could not install DuckDB's httpfs extension: %s", error)
+            installed = install_httpfs()
+        except Exception as error:  # a read-only home, say: the read that needs it will fail too
+            installed, reason = False, str(error)
+        else:
+            reason = "duckdb-extension-httpfs has no build for this DuckDB"
+        if not installed:
+            logger.warning(
+                "DuckDB's httpfs extension is not installed (%s): s3:// reads need it", reason
+            )

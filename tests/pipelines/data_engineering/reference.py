@@ -56,12 +56,15 @@ def clean_pools_history(
     tvl = _as_float(raw["tvlUsd"])
     apy_blank = _is_blank(raw["apy"])
     components = {c: _as_float(raw[c]) for c in optional}
-    # Exact duplicates: equal in every column as read (text as is, instants, numbers).
+    # Exact duplicates: equal in every column as read (text as is, instants, numbers). A blank
+    # APY and a non-numeric one are different readings: they are dropped for different reasons,
+    # and with no row order an engine cannot tell which of the two came first.
     as_read = pd.DataFrame(
         {
             **{c: raw[c].astype("string") for c in ("pool", *POOL_ATTRIBUTE_COLUMNS)},
             "timestamp": timestamp,
             "apy": apy,
+            "apy_blank": apy_blank,
             "tvlUsd": tvl,
             **components,
         }

@@ -30,12 +30,17 @@ REASONS = (
 UTC = "timestamp('UTC')"
 
 
+# Python's str.strip() whitespace, spelled for both RE2 (DuckDB) and Java (Spark): `\s` alone
+# misses \x0b, \x85 and the Unicode spaces, differently in each.
+WHITESPACE = r"[\s\x{0B}\x{1C}-\x{1F}\x{85}\p{Z}]"
+
+
 def _strip(text: ir.StringValue) -> ir.StringValue:
     """Text without leading and trailing whitespace.
 
     A regular expression, not Ibis' `strip()`: on Spark that trims the letters v and f too.
     """
-    return text.re_replace(r"^\s+|\s+$", "")
+    return text.re_replace(f"^{WHITESPACE}+|{WHITESPACE}+$", "")
 
 
 def _blank(text: ir.StringValue) -> ir.BooleanValue:
@@ -47,15 +52,20 @@ def _blank(text: ir.StringValue) -> ir.BooleanValue:
     )
 
 
+def _cast(text: ir.StringValue) -> ir.FloatingValue:
+    """Text cast to a float, null where it does not parse (DuckDB's digit separators too)."""
+    return ibis.ifelse(text.contains("_"), ibis.null("float64"), text.try_cast("float64"))
+
+
 def _number(text: ir.StringValue) -> ir.FloatingValue:
     """Text as a float; anything unparsable (NaN included) is null, as pandas' NaN would be."""
-    value = text.try_cast("float64")
+    value = _cast(text)
     return ibis.ifelse(value.isnan(), ibis.null("float64"), value)
 
 
 def _apy_reading(text: ir.StringValue) -> ir.FloatingValue:
     """APY text as a float; NaN where blank and null where not a number (two reasons to drop)."""
-    value = text.try_cast("float64")
+    value = _cast(text)
     # Blankness is only asked of the texts that are not numbers.
     return ibis.ifelse(
         value.notnull() & ~value.isnan(),

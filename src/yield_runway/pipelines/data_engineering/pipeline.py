@@ -46,8 +46,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="pools_daily_reduced",
                 name="reduce_to_days",
             ),
-            # A gate: nothing is written from a history that lost pools against the last one
-            # trained on (its report and limits included).
+            # A gate: no report, limits or grid is written from a history that lost pools
+            # against the last one trained on.
             Node(
                 check_history_growth,
                 inputs=[
