@@ -109,7 +109,7 @@ def test_apy_outliers_above_quantile_are_dropped(reduce, de_params):
     assert report["dropped_by_reason"]["apy_outlier"] == 1
 
 
-@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("seed", range(12))
 def test_the_outlier_cap_is_numpys_quantile_of_the_distinct_clean_apys(reduce, de_params, seed):
     rng = np.random.default_rng(seed)
     # Rounded lognormal APYs: heavy tails and ties, as real APYs have; a few exact duplicates.
@@ -119,11 +119,9 @@ def test_the_outlier_cap_is_numpys_quantile_of_the_distinct_clean_apys(reduce, d
         for i, a in enumerate(apy)
     ]
     rows += rows[:7]
-    q = [0.999, 0.99, 0.5, 0.0, 0.37, 0.999, 0.9, 1.0][seed]
+    q = [0.999, 0.99, 0.5, 0.0, 0.37, 0.999, 0.9, 1.0, 0.999, 0.999, 0.75, 0.999][seed]
     _, report = reduce(_raw(rows), {**de_params, "apy_outlier_quantile": q})
-    # The same two order statistics and weight; the engines interpolate from the lower one, NumPy
-    # from the nearer one, so the last bit may differ (no APY lies strictly between the two).
-    assert report["apy_outlier_cap"] == pytest.approx(float(np.quantile(apy, q)), rel=1e-15)
+    assert report["apy_outlier_cap"] == float(np.quantile(apy, q))  # to the bit
     assert report["dropped_by_reason"]["apy_outlier"] == int((apy > np.quantile(apy, q)).sum())
     assert report["dropped_by_reason"]["duplicate_row"] == 7
 

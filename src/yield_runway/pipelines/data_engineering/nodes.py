@@ -4,11 +4,13 @@ the daily grid, run by the engine the catalog connects (DuckDB here, PySpark pas
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 from ibis import _
 
@@ -163,6 +165,21 @@ def malformed_rows(snapshot_readings: ir.Table) -> list[dict[str, Any]]:
     ]
 
 
+def _quantile(values: ir.FloatingValue, n: int, q: float) -> float:
+    """The exact linear q-quantile of `n` values, to the bit NumPy's (and pandas') default.
+
+    The engine finds the two order statistics it lies between; NumPy's own interpolation of that
+    pair at the same weight gives NumPy's float (the engines round the interpolation otherwise).
+    """
+    near = float(values.quantile(q).execute())
+    pair = values.as_table().aggregate(
+        low=values.max(where=values <= near), high=values.min(where=values >= near)
+    )
+    low, high = pair.to_pandas().iloc[0]
+    weight = (n - 1) * q - math.floor((n - 1) * q)
+    return float(np.quantile(np.array([low, high], dtype=float), weight))
+
+
 def summarise_cleaning(
     snapshot_readings: ir.Table, malformed: list[dict[str, Any]], params: dict[str, Any]
 ) -> dict[str, Any]:
@@ -180,8 +197,7 @@ def summarise_cleaning(
     cap, n_outliers = None, 0
     if n_clean:
         clean = snapshot_readings.filter(_.reason.isnull())
-        # The exact linear quantile of every clean reading's APY (NumPy's and pandas' default).
-        cap = float(clean.apy.quantile(params["apy_outlier_quantile"]).execute())
+        cap = _quantile(clean.apy, n_clean, params["apy_outlier_quantile"])
         n_outliers = int(clean.filter(_.apy > cap).count().execute())
     dropped["apy_outlier"] = n_outliers
     rows_clean = n_clean - n_outliers
