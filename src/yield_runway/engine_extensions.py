@@ -48,9 +48,10 @@ def reads_s3(catalog_conf: dict[str, Any]) -> bool:
 class EngineExtensions:
     """Install httpfs before any dataset connects, in an env whose engine reads s3://."""
 
+    # The catalog's datasets connect when first used, after this hook; its conf is already read.
     @hook_impl
-    def after_context_created(self, context) -> None:
-        if not reads_s3(context.config_loader["catalog"]):
+    def after_catalog_created(self, conf_catalog: dict[str, Any]) -> None:
+        if not reads_s3(conf_catalog):
             return
         try:
             installed = install_httpfs()

@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from yield_runway.contracts import POOL_ATTRIBUTE_COLUMNS
 from yield_runway.json_values import is_number, text_problem
 
-TEXT_FIELDS = ("pool", "chain", "project", "symbol")
+TEXT_FIELDS = ("pool", *POOL_ATTRIBUTE_COLUMNS)
 NUMERIC_FIELDS = ("apy", "tvlUsd", "apyBase", "apyReward")
 COMPONENT_FIELDS = ("apyBase", "apyReward")
 # How the snapshot's metadata texts read as flags (training and serving alike).
